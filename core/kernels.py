@@ -1,0 +1,69 @@
+"""Blur kernels (point spread functions): builders and validation.
+
+A kernel is a 2-D, odd-sized, non-negative array that sums to 1 and is applied as a true
+convolution centred on its middle pixel (see :mod:`operators`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+
+def default_kernel_size(scale: int) -> int:
+    """Support wide enough for the blur of a sensor whose pixel is ``scale`` HR pixels wide.
+
+    Real LR pixels integrate over about ``scale`` HR pixels, plus optics and motion: twice the
+    scale plus one covers that with room to spare, and stays odd so the kernel has a centre.
+    """
+    return max(5, 2 * int(scale) + 1)
+
+
+def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
+    """Isotropic Gaussian kernel of odd ``size`` and standard deviation ``sigma`` (pixels)."""
+    size = int(size)
+    if size < 1 or size % 2 == 0:
+        raise InvalidInputError(f"kernel size must be a positive odd number, got {size}")
+    if not sigma > 0:
+        raise InvalidInputError(f"kernel sigma must be positive, got {sigma}")
+    r = np.arange(size) - size // 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2.0 * sigma**2))
+    return (g / g.sum()).astype(np.float64)
+
+
+def gaussian_kernel_for_scale(scale: int, size: int | None = None) -> np.ndarray:
+    """The starting kernel of the blind estimation: a Gaussian whose FWHM equals the scale."""
+    size = default_kernel_size(scale) if size is None else size
+    return gaussian_kernel(size, max(0.5, scale / 2.355))
+
+
+def kernel_from_array(array: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Validate a user kernel, make it odd-sized (padding), optionally embed it in ``size``, normalize."""
+    k = np.asarray(array, dtype=np.float64)
+    if k.ndim != 2:
+        raise InvalidInputError(f"a blur kernel must be a 2-D array, got shape {k.shape}")
+    if k.size == 0 or not np.all(np.isfinite(k)):
+        raise InvalidInputError("the blur kernel is empty or holds NaN/Inf values")
+    if np.any(k < 0):
+        raise InvalidInputError("the blur kernel has negative values; a blur must be non-negative")
+    if k.sum() <= 0:
+        raise InvalidInputError("the blur kernel sums to zero")
+    pad_r, pad_c = 1 - k.shape[0] % 2, 1 - k.shape[1] % 2
+    k = np.pad(k, ((0, pad_r), (0, pad_c)))
+    n = max(k.shape)
+    k = centre_pad(k, n)
+    if size is not None:
+        k = centre_pad(k, size) if size >= n else centre_crop(k, size)
+    return k / k.sum()
+
+
+def centre_pad(k: np.ndarray, size: int) -> np.ndarray:
+    """Zero-pad an odd kernel symmetrically to ``size`` x ``size`` (odd)."""
+    pr, pc = (size - k.shape[0]) // 2, (size - k.shape[1]) // 2
+    return np.pad(k, ((pr, size - k.shape[0] - pr), (pc, size - k.shape[1] - pc)))
+
+
+def centre_crop(k: np.ndarray, size: int) -> np.ndarray:
+    """Keep the central ``size`` x ``size`` part of an odd kernel."""
+    r0, c0 = (k.shape[0] - size) // 2, (k.shape[1] - size) // 2
+    return k[r0 : r0 + size, c0 : c0 + size]

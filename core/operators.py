@@ -1,0 +1,59 @@
+"""The observation model as differentiable torch operators.
+
+``blur_downsample`` is ``(X * K)↓s``: a true 2-D convolution with the kernel centred, reflect
+padding at the image border, then every ``scale``-th pixel starting at ``scale // 2``. It is
+computed as one strided convolution, so only the kept pixels are evaluated.
+``project`` is ``P·X``: the spectral response applied to every pixel.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def blur_downsample(x: torch.Tensor, kernel: torch.Tensor, scale: int) -> torch.Tensor:
+    """``(bands, H, W)`` -> ``(bands, H // scale, W // scale)`` with kernel ``(k, k)``, k odd."""
+    bands, height, width = x.shape
+    k = kernel.shape[-1]
+    p = k // 2
+    off = scale // 2
+    xp = _pad(x[:, None], p)
+    xp = xp[:, :, off:, off:]
+    w = torch.flip(kernel, dims=(-2, -1)).reshape(1, 1, k, k).to(x.dtype)
+    out = F.conv2d(xp, w, stride=scale)[:, 0]
+    return out[:, : height // scale, : width // scale]
+
+
+def blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``(bands, H, W)`` blurred at full resolution (same border handling as ``blur_downsample``)."""
+    k = kernel.shape[-1]
+    w = torch.flip(kernel, dims=(-2, -1)).reshape(1, 1, k, k).to(x.dtype)
+    return F.conv2d(_pad(x[:, None], k // 2), w)[:, 0]
+
+
+def project(x: torch.Tensor, srf: torch.Tensor) -> torch.Tensor:
+    """Spectral projection ``P·X``: ``(hsi_bands, H, W)`` -> ``(msi_bands, H, W)``."""
+    return torch.einsum("mc,chw->mhw", srf.to(x.dtype), x)
+
+
+def upsample(y: torch.Tensor, scale: int, height: int, width: int) -> torch.Tensor:
+    """Bicubic interpolation of ``(bands, h, w)`` onto the HR grid, respecting where the LR samples
+    sit (HR pixel ``i * scale + scale // 2``); borders are held constant."""
+    h, w = y.shape[-2:]
+    dev, dt = y.device, y.dtype
+    rows = (torch.arange(height, device=dev, dtype=dt) - scale // 2) / scale
+    cols = (torch.arange(width, device=dev, dtype=dt) - scale // 2) / scale
+    gy = 2 * rows / max(h - 1, 1) - 1
+    gx = 2 * cols / max(w - 1, 1) - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+    out = F.grid_sample(y[None], grid, mode="bicubic", padding_mode="border", align_corners=True)
+    return out[0]
+
+
+def _pad(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Reflect padding, falling back to replicate where the image is too small to reflect."""
+    if p == 0:
+        return x
+    if x.shape[-1] > p and x.shape[-2] > p:
+        return F.pad(x, (p, p, p, p), mode="reflect")
+    return F.pad(x, (p, p, p, p), mode="replicate")
