@@ -418,6 +418,9 @@ def _temp_path(path: str) -> str:
     base, ext = os.path.splitext(os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the final file the usual permissions
     return tmp
 
 
@@ -539,7 +542,19 @@ def write_degradation(path: str, scale: int, kernel, srf, hsi_wavelengths_nm=Non
                       extra: Optional[dict] = None) -> str:
     """Write the degradation JSON ``{"scale", "kernel", "srf" (rows = MSI bands), wavelengths}``."""
     d = degradation_to_dict(scale, kernel, srf, hsi_wavelengths_nm, msi_wavelengths_nm, extra)
-    return write_text_atomic(path, json.dumps(d, indent=1))
+    return write_text_atomic(path, format_degradation_json(d))
+
+
+def format_degradation_json(d: dict) -> str:
+    """JSON with one line per key and one line per matrix row (readable, diff-friendly)."""
+    lines = []
+    for key, value in d.items():
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            rows = ",\n    ".join(json.dumps(r) for r in value)
+            lines.append(f"  {json.dumps(key)}: [\n    {rows}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 @dataclass
@@ -549,6 +564,7 @@ class DegradationSpec:
     srf: np.ndarray
     hsi_wavelengths_nm: Optional[np.ndarray]
     msi_wavelengths_nm: Optional[np.ndarray]
+    msi_gain: Optional[np.ndarray] = None
 
 
 def read_degradation(path: str, scale: Optional[int] = None, hsi_bands: Optional[int] = None,
@@ -588,9 +604,18 @@ def read_degradation(path: str, scale: Optional[int] = None, hsi_bands: Optional
             f"the spectral response in {name} is {p.shape[0]} x {p.shape[1]} (MSI x HSI bands) but the images "
             f"have {msi_bands} MSI and {hsi_bands} HSI bands")
     hw, mw = d.get("hsi_wavelengths_nm"), d.get("msi_wavelengths_nm")
+    gain = d.get("msi_gain")
+    if gain is not None:
+        try:
+            gain = np.asarray(gain, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"'msi_gain' in {name} is not a list of numbers") from exc
+        if gain.size != p.shape[0] or not np.all(np.isfinite(gain)) or np.any(gain <= 0):
+            raise InvalidInputError(f"'msi_gain' in {name} must hold {p.shape[0]} positive numbers")
     return DegradationSpec(scale=s, kernel=k, srf=p,
                            hsi_wavelengths_nm=None if hw is None else np.asarray(hw, dtype=np.float64),
-                           msi_wavelengths_nm=None if mw is None else np.asarray(mw, dtype=np.float64))
+                           msi_wavelengths_nm=None if mw is None else np.asarray(mw, dtype=np.float64),
+                           msi_gain=gain)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""hsifusion:blindfusion — blind fusion of an LR hyperspectral and an HR multispectral raster."""
+import time
+
+from qgis.core import QgsProcessingMultiStepFeedback
+
+from .base import CoreProgress, HsiFusionAlgorithm
+
+SRF_HELP = ("Optional CSV with the starting spectral response: either a table with one row per MSI band and one "
+            "column per HSI band (a header row and a label column are allowed), or response curves: first column "
+            "wavelength in nm, then one column per MSI band (the HSI must then carry wavelengths). The estimation "
+            "refines it. Without it, the response is estimated from the data alone.")
+SCALE_HELP = ("Ratio of HSI to MSI pixel size (an integer). 0 derives it from the pixel sizes; a non-zero value "
+              "must agree with them.")
+
+
+class BlindFusionAlgorithm(HsiFusionAlgorithm):
+    NAME = "blindfusion"
+    DISPLAY = "Blind HSI-MSI fusion"
+    REQUIRES = ("torch", "onnxruntime", "rasterio", "scipy")
+    HELP = (
+        "Fuses a low-resolution hyperspectral image (HSI) with a high-resolution multispectral image (MSI) of the "
+        "same scene into a hyperspectral image at the MSI's resolution. The blur kernel and the spectral response "
+        "that relate the two sensors are estimated from the images (blind fusion); give a response table or a "
+        "degradation file from 'Estimate sensor degradation' to start from.\n\n"
+        "Inputs: both rasters in the same CRS, the HSI pixel an integer multiple of the MSI pixel, grids aligned "
+        "(HSI pixel edges on MSI pixel edges); only the common area is processed. Nodata pixels are left out.\n"
+        "Output: a float32 GeoTIFF on the MSI grid with one band per HSI band (names and wavelengths of the HSI), "
+        "optionally the estimated degradation (JSON) and an HTML report.\n"
+        "Tips: fewer outer iterations run faster at some loss of quality; DEVICE=cuda needs an NVIDIA GPU and a "
+        "CUDA build of torch.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_raster("HSI", "Low-resolution hyperspectral image (HSI)",
+                        "The hyperspectral raster: many bands, coarse pixels.")
+        self.add_raster("MSI", "High-resolution multispectral image (MSI)",
+                        "The multispectral raster: fewer bands than the HSI, fine pixels. The output uses its grid.")
+        self.add_int("SCALE", "Scale factor (0 = from pixel sizes)", 0, 0, 64, SCALE_HELP)
+        self.add_file("SRF", "Starting spectral response (CSV)", "CSV files (*.csv *.txt)", SRF_HELP)
+        self.add_file("DEGRADATION", "Starting degradation (JSON from 'Estimate sensor degradation')",
+                      "JSON files (*.json)",
+                      "Optional kernel and response estimated earlier; the fusion starts from them.")
+        self.add_int("OUTER_ITERATIONS", "Outer iterations", 40, 1, 10000,
+                     "Alternations between the image and the degradation estimates.")
+        self.add_int("INNER_ITERATIONS", "Inner iterations", 10, 1, 10000,
+                     "Gradient steps per outer iteration.", advanced=True)
+        self.add_device_param()
+        self.add_seed_param()
+        self.add_raster_dest("OUTPUT", "Fused hyperspectral image",
+                             "Float32 GeoTIFF on the MSI grid, one band per HSI band.")
+        self.add_file_dest("OUTPUT_DEGRADATION", "Estimated degradation (JSON)", "JSON files (*.json)",
+                           "Optional: the estimated kernel and response, reusable as DEGRADATION.")
+        self.add_file_dest("REPORT", "Report (HTML)", "HTML files (*.html)",
+                           "Optional: an HTML page with settings, timings, the kernel and responses.")
+
+    def run(self, parameters, context, feedback):
+        from ..core import pipeline
+
+        multi = QgsProcessingMultiStepFeedback(5, feedback)
+        multi.setCurrentStep(0)
+        multi.setProgressText(self.tr("Reading and checking the inputs"))
+        hsi = self.raster_path(parameters, "HSI", context)
+        msi = self.raster_path(parameters, "MSI", context)
+        scale = self.parameterAsInt(parameters, "SCALE", context)
+        srf = self.optional_file(parameters, "SRF", context)
+        deg = self.optional_file(parameters, "DEGRADATION", context)
+        outer = self.parameterAsInt(parameters, "OUTER_ITERATIONS", context)
+        inner = self.parameterAsInt(parameters, "INNER_ITERATIONS", context)
+        device = self.device(parameters, context)
+        seed = self.parameterAsInt(parameters, "SEED", context)
+        out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        out_deg = self.optional_output(parameters, "OUTPUT_DEGRADATION", context)
+        report = self.optional_output(parameters, "REPORT", context)
+
+        inputs = pipeline.load_inputs(hsi, msi, scale, srf, deg)
+        self.push_warnings(feedback, inputs.warnings)
+        feedback.pushInfo(self.tr(
+            f"HSI {inputs.pair.hsi.data.shape}, MSI {inputs.pair.msi.data.shape}, scale {inputs.scale}"))
+        if feedback.isCanceled():
+            return {}
+        bridge = CoreProgress(multi, 1, 3)
+        t0 = time.perf_counter()
+        result = pipeline.run_fusion(inputs, outer, inner, device, seed, bridge.progress, bridge.cancel)
+        fuse_s = time.perf_counter() - t0
+        diag = getattr(result, "diagnostics", None) or {}
+        feedback.pushInfo(self.tr(f"Fusion done in {fuse_s:.1f} s on {diag.get('device', device)}"))
+
+        multi.setCurrentStep(4)
+        multi.setProgressText(self.tr("Writing the outputs"))
+        pipeline.save_fused(inputs, result.image, out)
+        if out_deg:
+            pipeline.save_degradation(inputs, result, out_deg)
+        if report:
+            settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(estimated)", "DEGRADATION": deg or "(none)",
+                        "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "DEVICE": device, "SEED": seed}
+            pipeline.save_report(inputs, result, report, self.tr("Blind HSI-MSI fusion"), settings,
+                                 {"read": inputs.read_seconds, "fusion (total)": fuse_s})
+        multi.setProgress(100)
+        return {"OUTPUT": out, "OUTPUT_DEGRADATION": out_deg, "REPORT": report}

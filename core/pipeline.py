@@ -1,0 +1,141 @@
+"""File-level workflows shared by the QGIS algorithms and the command line (QGIS-free).
+
+``load_inputs`` validates and reads an HSI/MSI pair plus the optional starting response (CSV) and
+degradation (JSON); ``run_fusion`` / ``run_estimation`` call the core; ``save_*`` write the outputs
+(GeoTIFF on the MSI grid, degradation JSON, HTML report), each atomically.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import raster_io
+from .errors import InvalidInputError
+
+
+@dataclass
+class Inputs:
+    pair: raster_io.PairData
+    srf: Optional[np.ndarray] = None  # starting response from the SRF file
+    degradation: Optional[object] = None  # core Degradation built from the JSON
+    warnings: list = field(default_factory=list)
+    read_seconds: float = 0.0
+
+    @property
+    def scale(self):
+        return self.pair.scale
+
+    @property
+    def msi_names(self):
+        d = self.pair.msi.descriptions
+        return [x or f"band {i + 1}" for i, x in enumerate(d)]
+
+
+def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional[str] = None,
+                degradation_path: Optional[str] = None) -> Inputs:
+    t0 = time.perf_counter()
+    # Cheap checks of the side files first (before reading the pixels).
+    hi, mi = raster_io.raster_info(hsi_path), raster_io.raster_info(msi_path)
+    s, _, _, _, _ = raster_io.check_pair(hi, mi, scale)
+    srf = None
+    if srf_path:
+        srf = raster_io.read_srf_csv(srf_path, mi.count, hi.count, hi.wavelengths_nm)
+    degradation = None
+    if degradation_path:
+        spec = raster_io.read_degradation(degradation_path, scale=s, hsi_bands=hi.count, msi_bands=mi.count)
+        degradation = degradation_from_spec(spec)
+    pair = raster_io.prepare_pair(hsi_path, msi_path, scale)
+    return Inputs(pair=pair, srf=srf, degradation=degradation, warnings=list(pair.warnings),
+                  read_seconds=time.perf_counter() - t0)
+
+
+def degradation_from_spec(spec: raster_io.DegradationSpec):
+    """A core ``Degradation`` (the starting point of ``fuse``) from a read JSON."""
+    from .estimation import Degradation
+    from .kernels import kernel_from_array
+    from .responses import normalize_rows
+
+    k = kernel_from_array(spec.kernel)
+    p = normalize_rows(spec.srf)
+    gain = getattr(spec, "msi_gain", None)
+    gain = np.ones(p.shape[0]) if gain is None else np.asarray(gain, dtype=np.float64)
+    return Degradation(kernel=k, srf=p, scale=spec.scale, msi_gain=gain, initial_kernel=k.copy(),
+                       initial_srf=p.copy(), diagnostics={"source": "degradation file"})
+
+
+def _valid_hr(inputs: Inputs) -> np.ndarray:
+    s = inputs.scale
+    hv = np.kron(inputs.pair.hsi.valid.astype(np.uint8), np.ones((s, s), np.uint8)).astype(bool)
+    mv = inputs.pair.msi.valid
+    h, w = min(hv.shape[0], mv.shape[0]), min(hv.shape[1], mv.shape[1])
+    out = np.zeros_like(mv)
+    out[:h, :w] = hv[:h, :w] & mv[:h, :w]
+    return out
+
+
+def _masks(inputs: Inputs):
+    hv, mv = inputs.pair.hsi.valid, inputs.pair.msi.valid
+    return (None if hv.all() else hv), (None if mv.all() else mv)
+
+
+def run_fusion(inputs: Inputs, outer_iterations: int = 40, inner_iterations: int = 10, device: str = "auto",
+               seed: int = 0, progress: Optional[Callable] = None, cancel: Optional[Callable] = None):
+    from . import fuse
+
+    hv, mv = _masks(inputs)
+    return fuse(inputs.pair.hsi.data, inputs.pair.msi.data, scale=inputs.scale, srf=inputs.srf,
+                outer_iterations=int(outer_iterations), inner_iterations=int(inner_iterations), device=device,
+                seed=int(seed), progress=progress, cancel=cancel, degradation=inputs.degradation,
+                hsi_valid=hv, msi_valid=mv)
+
+
+def run_estimation(inputs: Inputs, device: str = "auto", seed: int = 0, progress: Optional[Callable] = None,
+                   cancel: Optional[Callable] = None):
+    from . import estimate_degradation
+
+    hv, mv = _masks(inputs)
+    return estimate_degradation(inputs.pair.hsi.data, inputs.pair.msi.data, scale=inputs.scale, srf=inputs.srf,
+                                device=device, seed=int(seed), progress=progress, cancel=cancel,
+                                hsi_valid=hv, msi_valid=mv)
+
+
+def save_fused(inputs: Inputs, image: np.ndarray, path: str) -> str:
+    """The fused image as float32 GeoTIFF on the (cropped) MSI grid, HSI band names and wavelengths."""
+    msi = inputs.pair.msi
+    img = np.asarray(image, dtype=np.float32)
+    if img.shape[1:] != msi.data.shape[1:]:
+        raise InvalidInputError(f"the fused image {img.shape[1:]} does not match the MSI grid {msi.data.shape[1:]}")
+    return raster_io.write_raster(path, img, msi.transform, msi.crs, valid=_valid_hr(inputs),
+                                  wavelengths_nm=inputs.pair.hsi.wavelengths_nm,
+                                  descriptions=inputs.pair.hsi.descriptions)
+
+
+def save_degradation(inputs: Inputs, result, path: str) -> str:
+    extra = {}
+    gain = getattr(result, "msi_gain", None)
+    if gain is not None:
+        extra["msi_gain"] = [float(g) for g in np.asarray(gain, dtype=np.float64).ravel()]
+    return raster_io.write_degradation(path, result.scale, result.kernel, result.srf,
+                                       inputs.pair.hsi.wavelengths_nm, inputs.pair.msi.wavelengths_nm, extra)
+
+
+def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
+                extra_timings: Optional[dict] = None) -> str:
+    from .report import write_report
+
+    diag = getattr(result, "diagnostics", None) or {}
+    timings = dict(extra_timings or {})
+    timings.update({k: v for k, v in (diag.get("timings") or {}).items() if isinstance(v, (int, float))})
+    settings = dict(settings)
+    settings.setdefault("scale", inputs.scale)
+    settings.setdefault("HSI size", "x".join(str(v) for v in inputs.pair.hsi.data.shape))
+    settings.setdefault("MSI size", "x".join(str(v) for v in inputs.pair.msi.data.shape))
+    return write_report(path, title, settings, result.kernel, result.srf,
+                        initial_kernel=getattr(result, "initial_kernel", None),
+                        initial_srf=getattr(result, "initial_srf", None),
+                        hsi_wavelengths_nm=inputs.pair.hsi.wavelengths_nm, msi_names=inputs.msi_names,
+                        timings=timings, device=diag.get("device"), warnings=inputs.warnings,
+                        losses=diag.get("losses"))
