@@ -17,6 +17,7 @@ import math
 import os
 import re
 import tempfile
+import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -208,7 +209,10 @@ def raster_info(path: str) -> RasterInfo:
     if not path or not os.path.exists(str(path)):
         raise InvalidInputError(f"raster not found: {path}")
     try:
-        with rasterio.open(path) as ds:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            ds = rasterio.open(path)
+        with ds:
             t = ds.transform
             geo = not (ds.crs is None and t.is_identity)
             return RasterInfo(
@@ -236,7 +240,10 @@ def read_raster(path: str, window: Optional[tuple] = None, info: Optional[Raster
     if window is not None:
         r0, c0, h, w = (int(v) for v in window)
         win = Window(c0, r0, w, h)
-    with rasterio.open(path) as ds:
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        ds = rasterio.open(path)
+    with ds:
         raw = ds.read(window=win, masked=False)
         masks = ds.read_masks(window=win)
         data = raw.astype(np.float32)
@@ -460,7 +467,10 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
         profile.pop("crs")
     tmp = _temp_path(path)
     try:
-        with rasterio.open(tmp, "w", **profile) as ds:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            ds = rasterio.open(tmp, "w", **profile)
+        with ds:
             ds.write(arr)
             tags = dict(extra_tags or {})
             wl = None if wavelengths_nm is None else np.asarray(wavelengths_nm, dtype=np.float64)
