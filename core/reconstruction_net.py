@@ -1,0 +1,56 @@
+"""The DIP-like reconstruction network, fitted per scene.
+
+It refines a starting HR estimate ``x_base``. Its inputs are that estimate and two guidance maps
+that carry the current degradation: the LR residual ``Y - (x_base*K)↓s`` brought to HR (Y with K)
+and the MSI residual mapped back through the response ``Pᵀ(Z - P·x_base)`` (Z with P), plus Z.
+Everything spectral lives in a low-dimensional subspace E of the HSI spectra (the top singular
+vectors of ``x_base``), so the network has the same small size for 31 or 224 bands and its
+correction ``E · net(...)`` stays spectrally plausible. The last layer starts at zero: at step 0
+the network returns ``x_base`` exactly.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .operators import blur_downsample, project, upsample
+
+
+def spectral_subspace(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """Orthonormal basis ``(bands, dims)`` of the dominant spectra of ``x`` ``(bands, H, W)``."""
+    bands = x.shape[0]
+    if dims >= bands:
+        return torch.eye(bands, dtype=x.dtype, device=x.device)
+    flat = x.reshape(bands, -1)
+    step = max(1, flat.shape[1] // 65536)
+    u, _, _ = torch.linalg.svd(flat[:, ::step], full_matrices=False)
+    return u[:, :dims].contiguous()
+
+
+class ReconstructionNet(nn.Module):
+    """A compact residual CNN: ``3·dims + msi_bands`` guidance channels -> ``dims`` coefficients."""
+
+    def __init__(self, dims: int, msi_bands: int, width: int = 32, depth: int = 3):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3 * dims + msi_bands, width, 3, padding=1), nn.LeakyReLU(0.1)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1)]
+        last = nn.Conv2d(width, dims, 3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        layers.append(last)
+        self.body = nn.Sequential(*layers)
+        self.receptive_radius = depth
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.body(features[None])[0]
+
+
+def guidance_features(x_base: torch.Tensor, y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor,
+                      srf: torch.Tensor, scale: int, basis: torch.Tensor) -> torch.Tensor:
+    """The network's input for the current K and P, on the whole HR grid."""
+    height, width = z.shape[1:]
+    lr_residual = upsample(y - blur_downsample(x_base, kernel, scale), scale, height, width)
+    msi_residual = torch.einsum("mc,mhw->chw", srf, z - project(x_base, srf))
+    to_sub = lambda t: torch.einsum("cl,chw->lhw", basis, t)  # noqa: E731
+    return torch.cat([to_sub(x_base), to_sub(lr_residual), to_sub(msi_residual), z])
