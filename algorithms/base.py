@@ -240,7 +240,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         from ..core.errors import Cancelled, FusionError
 
         try:
-            return self.run(parameters, context, feedback)
+            return self.process(parameters, context, feedback)
         except Cancelled:
             raise QgsProcessingException(self.tr("The run was cancelled; no output was written."))
         except QgsProcessingException:
@@ -256,7 +256,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
             feedback.pushDebugInfo(traceback.format_exc())
             raise QgsProcessingException(self.tr(f"Unexpected error ({type(exc).__name__}): {exc}"))
 
-    def run(self, parameters, context, feedback):
+    def process(self, parameters, context, feedback):
         raise NotImplementedError
 
     @staticmethod

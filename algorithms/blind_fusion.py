@@ -52,7 +52,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         self.add_file_dest("REPORT", "Report (HTML)", "HTML files (*.html)",
                            "Optional: an HTML page with settings, timings, the kernel and responses.")
 
-    def run(self, parameters, context, feedback):
+    def process(self, parameters, context, feedback):
         from ..core import pipeline
 
         multi = QgsProcessingMultiStepFeedback(5, feedback)

@@ -30,7 +30,7 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
         self.add_file_dest("REPORT", "Report (HTML)", "HTML files (*.html)",
                            "Optional: an HTML page with the kernel and responses.")
 
-    def run(self, parameters, context, feedback):
+    def process(self, parameters, context, feedback):
         from ..core import pipeline
 
         multi = QgsProcessingMultiStepFeedback(3, feedback)

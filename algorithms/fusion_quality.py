@@ -27,7 +27,7 @@ class FusionQualityAlgorithm(HsiFusionAlgorithm):
         for m, d in zip(METRICS, ("RMSE", "PSNR (dB)", "SAM (degrees)", "SSIM", "ERGAS")):
             self.add_number_output(m, d)
 
-    def run(self, parameters, context, feedback):
+    def process(self, parameters, context, feedback):
         from ..core import metrics, raster_io
 
         ref_path = self.raster_path(parameters, "REFERENCE", context)

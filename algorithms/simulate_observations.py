@@ -34,10 +34,12 @@ class SimulateObservationsAlgorithm(HsiFusionAlgorithm):
         self.add_double("SNR_DB", "Signal-to-noise ratio (dB, 0 = no noise)", 35.0, 0.0, 200.0,
                         "White Gaussian noise at this SNR per band; 0 adds none.")
         self.add_seed_param()
-        self.add_raster_dest("OUTPUT_HSI", "Simulated LR hyperspectral image")
-        self.add_raster_dest("OUTPUT_MSI", "Simulated HR multispectral image")
+        self.add_raster_dest("OUTPUT_HSI", "Simulated LR hyperspectral image",
+                             "Float32 GeoTIFF: SCALE times coarser, same origin, the input's bands and wavelengths.")
+        self.add_raster_dest("OUTPUT_MSI", "Simulated HR multispectral image",
+                             "Float32 GeoTIFF on the input grid, one band per response row.")
 
-    def run(self, parameters, context, feedback):
+    def process(self, parameters, context, feedback):
         from affine import Affine
 
         from ..core import raster_io, simulate
