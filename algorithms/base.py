@@ -172,9 +172,11 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
             p.setMaximum(maximum)
         return self._add(p, help_text, advanced)
 
-    def add_enum(self, name, desc, options, default=0, help_text="", advanced=False):
-        return self._add(QgsProcessingParameterEnum(name, self.tr(desc), options=options, defaultValue=default),
-                         help_text, advanced)
+    def add_enum(self, name, desc, options, default, help_text="", advanced=False):
+        """An enum whose values are the option strings (``DEVICE=cpu`` in qgis_process and models)."""
+        p = QgsProcessingParameterEnum(name, self.tr(desc), options=options, defaultValue=default)
+        p.setUsesStaticStrings(True)
+        return self._add(p, help_text, advanced)
 
     def add_bool(self, name, desc, default=False, help_text="", advanced=False):
         return self._add(QgsProcessingParameterBoolean(name, self.tr(desc), defaultValue=default), help_text, advanced)
@@ -198,7 +200,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(name, self.tr(desc)))
 
     def add_device_param(self):
-        self.add_enum("DEVICE", "Compute device", DEVICES, 0,
+        self.add_enum("DEVICE", "Compute device", DEVICES, "auto",
                       "auto: a CUDA GPU when torch sees one, else the CPU. cuda fails clearly without a GPU.",
                       advanced=True)
 
@@ -230,7 +232,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         return path or None
 
     def device(self, parameters, context):
-        return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
+        return self.parameterAsEnumString(parameters, "DEVICE", context) or "auto"
 
     # -- running --------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

@@ -35,7 +35,7 @@ def build(path):
     est.addParameterSources("HSI", [Src.fromModelParameter("HSI")])
     est.addParameterSources("MSI", [Src.fromModelParameter("MSI")])
     est.addParameterSources("SCALE", [Src.fromStaticValue(0)])
-    est.addParameterSources("DEVICE", [Src.fromStaticValue(0)])
+    est.addParameterSources("DEVICE", [Src.fromStaticValue("auto")])
     est.addParameterSources("SEED", [Src.fromStaticValue(0)])
     o1 = QgsProcessingModelOutput("DEGRADATION", "Estimated degradation (JSON)")
     o1.setChildId("estimate")
@@ -53,7 +53,7 @@ def build(path):
     fuse.addParameterSources("DEGRADATION", [Src.fromChildOutput("estimate", "OUTPUT")])
     fuse.addParameterSources("OUTER_ITERATIONS", [Src.fromModelParameter("OUTER_ITERATIONS")])
     fuse.addParameterSources("INNER_ITERATIONS", [Src.fromModelParameter("INNER_ITERATIONS")])
-    for name, value in (("SCALE", 0), ("DEVICE", 0), ("SEED", 0)):
+    for name, value in (("SCALE", 0), ("DEVICE", "auto"), ("SEED", 0)):
         fuse.addParameterSources(name, [Src.fromStaticValue(value)])
     o2 = QgsProcessingModelOutput("FUSED", "Fused hyperspectral image")
     o2.setChildId("fuse")

@@ -43,10 +43,12 @@ fi
 site=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 echo "$plugins" > "$site/hsi_blind_fusion_dev.pth"
 
-if [ ! -f "$profile/.enabled" ]; then
+# qgis_process only loads enabled plugins; `plugins enable` fails when the plugin is already enabled.
+qp_env=(env PATH="$venv/bin:$PATH" QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH="$plugins"
+        QGIS_CUSTOM_CONFIG_PATH="$profile" PYTHONPATH="$plugins")
+if ! "${qp_env[@]}" qgis_process.bin plugins 2>/dev/null | grep -q '^\* hsi_blind_fusion$'; then
   echo "setup: enabling the plugin for qgis_process"
-  PATH="$venv/bin:$PATH" QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH="$plugins" \
-    QGIS_CUSTOM_CONFIG_PATH="$profile" qgis_process.bin plugins enable hsi_blind_fusion >/dev/null 2>&1 \
-    && touch "$profile/.enabled" || echo "setup: warning: could not enable the plugin yet"
+  out=$("${qp_env[@]}" qgis_process.bin plugins enable hsi_blind_fusion 2>&1) \
+    || grep -q "already enabled" <<<"$out" || { echo "$out"; echo "setup: warning: could not enable the plugin"; }
 fi
 echo "setup: ready"

@@ -80,7 +80,7 @@ def test_estimatedegradation(scene, tmp_path):
     s, paths = scene
     out, rep = str(tmp_path / "deg.json"), str(tmp_path / "deg.html")
     res = run("hsifusion:estimatedegradation", {"HSI": paths["hsi"], "MSI": paths["msi"], "SCALE": 0,
-                                                "DEVICE": 1, "OUTPUT": out, "REPORT": rep})
+                                                "DEVICE": "cpu", "OUTPUT": out, "REPORT": rep})
     assert set(res) == {"OUTPUT", "REPORT"} and res["OUTPUT"] == out
     d = json.load(open(out))
     assert d["scale"] == 4
@@ -96,7 +96,7 @@ def test_estimatedegradation(scene, tmp_path):
 def test_blindfusion(scene, tmp_path):
     s, paths = scene
     out = str(tmp_path / "fused.tif")
-    res = run("hsifusion:blindfusion", dict(FAST, HSI=paths["hsi"], MSI=paths["msi"], SCALE=4, DEVICE=1,
+    res = run("hsifusion:blindfusion", dict(FAST, HSI=paths["hsi"], MSI=paths["msi"], SCALE=4, DEVICE="cpu",
                                             OUTPUT=out, OUTPUT_DEGRADATION=str(tmp_path / "d.json"),
                                             REPORT=str(tmp_path / "r.html")))
     assert set(res) == {"OUTPUT", "OUTPUT_DEGRADATION", "REPORT"}

@@ -1,0 +1,57 @@
+"""canExecute() names a missing dependency and the exact install command; nothing runs without it."""
+import importlib.util
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("qgis_app")
+
+
+@pytest.fixture
+def no_torch(monkeypatch):
+    real = importlib.util.find_spec
+
+    def fake(name, *args, **kwargs):
+        if name.split(".")[0] == "torch":
+            return None
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", fake)
+
+
+def test_can_execute_reports_missing_torch(no_torch):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("hsifusion:blindfusion")
+    ok, msg = alg.canExecute()
+    assert not ok
+    assert "torch" in msg and "pip install" in msg and "torch==2.13.0" in msg
+
+
+def test_run_refuses_without_torch(no_torch, scene, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    _, paths = scene
+    with pytest.raises(QgsProcessingException, match="torch"):
+        processing.run("hsifusion:estimatedegradation", {"HSI": paths["hsi"], "MSI": paths["msi"],
+                                                         "OUTPUT": str(tmp_path / "d.json")})
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_all_algorithms_registered_and_executable():
+    from qgis.core import QgsApplication
+
+    for alg in QgsApplication.processingRegistry().providerById("hsifusion").algorithms():
+        assert alg.canExecute()[0], alg.canExecute()[1]
+
+
+def test_install_command_per_platform():
+    from hsi_blind_fusion.algorithms.base import install_command
+
+    win = install_command(["torch", "onnxruntime"], "win32")
+    assert "OSGeo4W Shell" in win and "python -m pip install torch==2.13.0" in win and "onnxruntime" in win
+    assert "download.pytorch.org/whl/cpu" in win
+    mac = install_command(["torch"], "darwin")
+    assert "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install" in mac
+    lin = install_command(["onnxruntime"], "linux")
+    assert "python3 -m pip install" in lin and "onnxruntime" in lin and "torch" not in lin
