@@ -65,13 +65,19 @@ def main(argv=None):
            f"REPORT={os.path.join(out, 'report.html')}"]
     print("demo: " + " ".join(cmd), flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    log_path = os.path.join(out, "qgis_process.log")
+    with open(log_path, "w") as log:
+        # Stream qgis_process's progress to the console and keep the full output in the log.
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for chunk in iter(lambda: os.read(proc.stdout.fileno(), 4096), b""):
+            text = chunk.decode("utf-8", "replace")
+            log.write(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        proc.wait()
     elapsed = time.perf_counter() - t0
-    with open(os.path.join(out, "qgis_process.log"), "w") as f:
-        f.write(proc.stdout + "\n" + proc.stderr)
     if proc.returncode != 0 or not os.path.exists(fused):
-        sys.stderr.write(proc.stdout[-4000:] + "\n" + proc.stderr[-4000:] + "\n")
-        sys.exit(f"demo: qgis_process failed (exit code {proc.returncode}); log in {out}/qgis_process.log")
+        sys.exit(f"demo: qgis_process failed (exit code {proc.returncode}); log in {log_path}")
 
     est = raster_io.read_raster(fused).data
     truth = scene.truth
