@@ -3,6 +3,7 @@ exact install command for the platform, progress/cancel bridging to the core, er
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import traceback
 
@@ -24,7 +25,7 @@ from qgis.PyQt.QtGui import QIcon
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ICON = os.path.join(PLUGIN_DIR, "icon.svg")
-HELP_URL = "https://github.com/hsi-blind-fusion/hsi_blind_fusion#algorithms"
+HELP_URL = "https://github.com/hsi-blind-fusion/hsi_blind_fusion"
 TORCH_VERSION = "2.13.0"
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -124,7 +125,9 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         return self.tr(self.HELP)
 
     def helpUrl(self):  # noqa: N802
-        return HELP_URL + "-" + self.NAME
+        """The README section of this algorithm (GitHub's anchor of its heading)."""
+        heading = f"{self.DISPLAY} (hsifusion:{self.NAME})".lower()
+        return HELP_URL + "#" + re.sub(r"[^\w\- ]", "", heading).replace(" ", "-")
 
     def icon(self):
         return QIcon(ICON)

@@ -144,3 +144,40 @@ def test_swapped_inputs_are_reported(scene, tmp_path):
     with pytest.raises(QgsProcessingException, match="swapped"):
         run("hsifusion:blindfusion", dict(FAST, HSI=paths["msi"], MSI=paths["hsi"], OUTPUT=str(tmp_path / "x.tif")))
     assert not os.path.exists(tmp_path / "x.tif")
+
+
+def test_blindfusion_partial_overlap_and_nodata(scene, tmp_path):
+    """An MSI larger than the HSI (cropped, with a warning) with a nodata hole (nodata in the output)."""
+    from affine import Affine
+    from qgis.core import QgsProcessingFeedback
+
+    from hsi_blind_fusion.core import raster_io
+
+    s, paths = scene
+    with rasterio.open(paths["msi"]) as m:
+        msi, t, crs = m.read(), m.transform, m.crs
+    big = np.full((msi.shape[0], msi.shape[1] + 8, msi.shape[2] + 8), raster_io.NODATA, np.float32)
+    big[:, 8:, 8:] = msi  # 8 extra MSI pixels (2 HSI pixels) north and west, all nodata
+    big[:, 20:24, 30:34] = raster_io.NODATA  # a hole
+    big_path = str(tmp_path / "msi_big.tif")
+    raster_io.write_raster(big_path, big, t * Affine.translation(-8, -8), crs)
+
+    messages = []
+
+    class Feedback(QgsProcessingFeedback):
+        def pushWarning(self, text):  # noqa: N802
+            messages.append(text)
+            super().pushWarning(text)
+
+    import processing
+
+    out = str(tmp_path / "fused.tif")
+    processing.run("hsifusion:blindfusion", dict(FAST, HSI=paths["hsi"], MSI=big_path, DEVICE="cpu", OUTPUT=out),
+                   feedback=Feedback())
+    with rasterio.open(out) as f:
+        assert f.transform == t and (f.height, f.width) == msi.shape[1:]  # cropped to the HSI extent
+        data = f.read(1)
+        assert f.nodata == raster_io.NODATA
+    assert (data[12:16, 22:26] == raster_io.NODATA).all()
+    assert (data[:10, :10] != raster_io.NODATA).all()
+    assert any("cropped" in m for m in messages)
