@@ -265,6 +265,12 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     @staticmethod
+    def raise_cancelled():
+        from ..core.errors import Cancelled  # lazily: the core imports torch
+
+        raise Cancelled()
+
+    @staticmethod
     def push_warnings(feedback, warnings):
         for w in warnings:
             feedback.pushWarning(w) if hasattr(feedback, "pushWarning") else feedback.reportError(w, False)

@@ -76,7 +76,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         feedback.pushInfo(self.tr(
             f"HSI {inputs.pair.hsi.data.shape}, MSI {inputs.pair.msi.data.shape}, scale {inputs.scale}"))
         if feedback.isCanceled():
-            return {}
+            self.raise_cancelled()
         bridge = CoreProgress(multi, 1, 3)
         t0 = time.perf_counter()
         result = pipeline.run_fusion(inputs, outer, inner, device, seed, bridge.progress, bridge.cancel)

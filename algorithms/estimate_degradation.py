@@ -47,7 +47,7 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
         inputs = pipeline.load_inputs(hsi, msi, scale, srf)
         self.push_warnings(feedback, inputs.warnings)
         if feedback.isCanceled():
-            return {}
+            self.raise_cancelled()
         bridge = CoreProgress(multi, 1, 1)
         t0 = time.perf_counter()
         deg = pipeline.run_estimation(inputs, device, seed, bridge.progress, bridge.cancel)

@@ -99,7 +99,7 @@ class SimulateObservationsAlgorithm(HsiFusionAlgorithm):
         feedback.setProgress(10)
         data = raster_io.read_raster(path, (0, 0, h, w), info)
         if feedback.isCanceled():
-            return {}
+            self.raise_cancelled()
         lr, msi = simulate(data.data, kernel, srf, scale, snr_db=snr if snr > 0 else None, seed=seed)
         feedback.setProgress(70)
         lr_valid = data.valid.reshape(h // scale, scale, w // scale, scale).all(axis=(1, 3))

@@ -181,3 +181,22 @@ def test_blindfusion_partial_overlap_and_nodata(scene, tmp_path):
     assert (data[12:16, 22:26] == raster_io.NODATA).all()
     assert (data[:10, :10] != raster_io.NODATA).all()
     assert any("cropped" in m for m in messages)
+
+
+def test_cancel_stops_and_writes_nothing(scene, tmp_path):
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    _, paths = scene
+
+    class CancelOnFirstProgress(QgsProcessingFeedback):
+        pass
+
+    fb = CancelOnFirstProgress()
+    fb.progressChanged.connect(lambda p: fb.cancel() if p > 25 else None)
+    import processing
+
+    out = str(tmp_path / "fused.tif")
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("hsifusion:blindfusion", dict(FAST, HSI=paths["hsi"], MSI=paths["msi"], DEVICE="cpu",
+                                                     OUTPUT=out), feedback=fb)
+    assert not os.listdir(tmp_path)

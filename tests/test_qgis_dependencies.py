@@ -55,3 +55,27 @@ def test_install_command_per_platform():
     assert "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install" in mac
     lin = install_command(["onnxruntime"], "linux")
     assert "python3 -m pip install" in lin and "onnxruntime" in lin and "torch" not in lin
+
+
+def test_provider_loads_without_torch(tmp_path):
+    """With torch unimportable, the provider still registers every algorithm and canExecute explains."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['onnxruntime'] = None\n"
+        "import importlib.util as u; real = u.find_spec\n"
+        "u.find_spec = lambda n, *a, **k: None if n.split('.')[0] in ('torch', 'onnxruntime') else real(n, *a, **k)\n"
+        "from qgis.core import QgsApplication\n"
+        "app = QgsApplication([], False); app.initQgis()\n"
+        "from hsi_blind_fusion.plugin import HsiBlindFusionPlugin\n"
+        "p = HsiBlindFusionPlugin(None); p.initProcessing()\n"
+        "prov = QgsApplication.processingRegistry().providerById('hsifusion')\n"
+        "algs = prov.algorithms(); assert len(algs) == 4, algs\n"
+        "ok, msg = QgsApplication.processingRegistry().algorithmById('hsifusion:blindfusion').canExecute()\n"
+        "assert not ok and 'torch==2.13.0' in msg and 'onnxruntime' in msg, msg\n"
+        "print('OK')\n")
+    r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
