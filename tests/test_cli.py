@@ -24,10 +24,10 @@ def test_cli_fuse_and_estimate(scene, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     with rasterio.open(out) as f, rasterio.open(paths["msi"]) as m:
         assert f.transform == m.transform and f.crs == m.crs and f.count == s.truth.shape[0]
-    assert json.load(open(tmp_path / "d.json"))["scale"] == 4
+    assert json.loads((tmp_path / "d.json").read_text())["scale"] == 4
     r = cli(paths["hsi"], paths["msi"], str(tmp_path / "e.json"), "--estimate-only", "--quiet")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert len(json.load(open(tmp_path / "e.json"))["srf"]) == 8
+    assert len(json.loads((tmp_path / "e.json").read_text())["srf"]) == 8
 
 
 def test_cli_reports_bad_input(scene, tmp_path):

@@ -82,14 +82,16 @@ def test_estimatedegradation(scene, tmp_path):
     res = run("hsifusion:estimatedegradation", {"HSI": paths["hsi"], "MSI": paths["msi"], "SCALE": 0,
                                                 "DEVICE": "cpu", "OUTPUT": out, "REPORT": rep})
     assert set(res) == {"OUTPUT", "REPORT"} and res["OUTPUT"] == out
-    d = json.load(open(out))
+    with open(out) as fh:
+        d = json.load(fh)
     assert d["scale"] == 4
     assert np.asarray(d["srf"]).shape == (8, 20)
     k = np.asarray(d["kernel"])
     assert k.ndim == 2 and k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-6
     np.testing.assert_allclose(d["hsi_wavelengths_nm"], s.wavelengths_nm, atol=0.01)
     assert len(d["msi_wavelengths_nm"]) == 8
-    html = open(rep).read()
+    with open(rep) as fh:
+        html = fh.read()
     assert "<img" in html and "Blur kernel" in html
 
 
@@ -132,7 +134,8 @@ def test_fusionquality(scene, tmp_path):
     assert set(res) == {"RMSE", "PSNR", "SAM", "SSIM", "ERGAS", "OUTPUT_CSV"}
     assert res["RMSE"] > 0 and res["PSNR"] > 30 and res["SAM"] < 0.1 and res["SSIM"] > 0.99
     assert 0 < res["ERGAS"] < 1
-    assert "PSNR" in open(res["OUTPUT_CSV"]).read()
+    with open(res["OUTPUT_CSV"]) as fh:
+        assert "PSNR" in fh.read()
     res = run("hsifusion:fusionquality", {"REFERENCE": paths["truth"], "FUSED": paths["truth"]})
     assert res["RMSE"] == 0 and res["ERGAS"] is None and res["OUTPUT_CSV"] is None
 
