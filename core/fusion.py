@@ -116,7 +116,7 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     report(1.0, "done")
 
     image = x.detach().cpu().numpy() * pair.y_unit
-    if float(np.min(hsi)) >= 0:
+    if float(np.nanmin(pair.y)) >= 0:
         np.maximum(image, 0, out=image)
     image = image.astype(np.float32)
     image[:, ~pair.msi_valid] = np.nan
@@ -262,7 +262,7 @@ class _Fitter:
             loss.backward()
             for o in opts:
                 o.step()
-            total += float(loss)
+            total += float(loss.detach())
         return total / max(1, steps)
 
     def _full_image(self, tile: int = 256) -> torch.Tensor:

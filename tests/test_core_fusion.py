@@ -219,10 +219,6 @@ def test_nan_pixels_without_masks_are_nodata(pair):
     assert np.isfinite(r.image[:, 20:, :]).all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: fusion.py:119 decides whether to clip the result at 0 with float(np.min(hsi)) >= 0; "
-    "one NaN (nodata) pixel in a non-negative HSI makes np.min NaN, so negative values are returned "
-    "(np.nanmin over valid pixels would fix it)"))
 def test_non_negative_input_with_nodata_gives_non_negative_output():
     x = synthetic_cube(64, endmembers=4, spatial_smooth=3.0)
     x[:, 20:44, 20:44] = 0.0                      # a dark area: the estimate undershoots there
