@@ -20,7 +20,9 @@ from .degradation_layers import KernelLayer, ResponseLayer
 from .devices import resolve_device, seed_everything
 from .errors import Cancelled, InvalidInputError
 from .estimation import Degradation, NormalizedPair, estimate_normalized, normalize_pair
+from .backbone import backbone_estimate
 from .initial_estimate import regression_estimate
+from .meta_init import load_meta_weights
 from .operators import blur_downsample, project
 from .reconstruction_net import ReconstructionNet, guidance_features, spectral_subspace
 from .responses import normalize_rows
@@ -55,6 +57,8 @@ class FusionSettings:
     width: int = 32
     depth: int = 3
     crop_size: int | None = None
+    initial: str = "auto"        # "auto" (backbone when its model loads, else classical), "backbone", "classical"
+    meta_init: bool = True       # start the network from meta-learned weights when models/ has them
 
 
 def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.ndarray | None = None,
@@ -105,8 +109,9 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     hv = torch.from_numpy(pair.hsi_valid).to(dev)
     mv = torch.from_numpy(pair.msi_valid).to(dev)
     kernel0 = torch.as_tensor(deg.kernel, dtype=torch.float32, device=dev)
+    srf0 = torch.as_tensor(deg.diagnostics["srf_normalized_units"], dtype=torch.float32, device=dev)
     with torch.no_grad():
-        x_base = regression_estimate(y, z, kernel0, pair.scale, hsi_valid=hv)
+        x_base, initial_method = _initial_estimate(cfg.initial, y, z, kernel0, srf0, pair.scale, hv)
     timings["initial_estimate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -130,8 +135,27 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
         initial_kernel=deg.initial_kernel, initial_srf=deg.initial_srf,
         diagnostics={"losses": losses, "timings": timings, "device": str(dev), "mode": mode,
                      "outer_iterations": cfg.outer_iterations, "inner_iterations": cfg.inner_iterations,
+                     "initial_estimate": initial_method, "meta_initialized": fitter.meta_initialized,
                      "seed": seed, "estimated_kernel": deg.kernel, "estimated_srf": deg.srf,
                      "estimation_residuals": deg.diagnostics.get("estimation_residuals", [])})
+
+
+def _initial_estimate(method: str, y, z, kernel, srf, scale: int, hsi_valid) -> tuple[torch.Tensor, str]:
+    """The starting HR image: the pre-trained backbone when asked for (or "auto") and available."""
+    if method not in ("auto", "backbone", "classical"):
+        raise InvalidInputError(f"unknown initial estimate {method!r}; use auto, backbone or classical")
+    if method != "classical":
+        x = backbone_estimate(y, z, kernel, srf, scale)
+        if x is not None:
+            return x, "backbone"
+    return regression_estimate(y, z, kernel, scale, hsi_valid=hsi_valid), "classical"
+
+
+def _padded_basis(basis: torch.Tensor, dims: int) -> torch.Tensor:
+    """Zero columns up to ``dims`` so the network has one shape for any band count."""
+    if basis.shape[1] >= dims:
+        return basis
+    return torch.cat([basis, basis.new_zeros(basis.shape[0], dims - basis.shape[1])], dim=1)
 
 
 class _Reporter:
@@ -167,8 +191,9 @@ class _Fitter:
         self.scale = pair.scale
         self.kernel_layer = KernelLayer(deg.kernel).to(dev)
         self.response_layer = ResponseLayer(deg.diagnostics["srf_normalized_units"]).to(dev)
-        self.basis = spectral_subspace(x_base, cfg.subspace_dims)
-        self.net = ReconstructionNet(self.basis.shape[1], z.shape[0], cfg.width, cfg.depth).to(dev)
+        self.basis = _padded_basis(spectral_subspace(x_base, cfg.subspace_dims), cfg.subspace_dims)
+        self.net = ReconstructionNet(cfg.subspace_dims, cfg.width, cfg.depth).to(dev)
+        self.meta_initialized = bool(cfg.meta_init) and load_meta_weights(self.net)
         self.rng = np.random.default_rng(seed)
         self.crop = self._crop_size()
         radius = self.kernel_layer.size // 2 + self.net.receptive_radius + 1

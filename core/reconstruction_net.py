@@ -1,8 +1,10 @@
 """The DIP-like reconstruction network, fitted per scene.
 
-It refines a starting HR estimate ``x_base``. Its inputs are that estimate and two guidance maps
-that carry the current degradation: the LR residual ``Y - (x_base*K)↓s`` brought to HR (Y with K)
-and the MSI residual mapped back through the response ``Pᵀ(Z - P·x_base)`` (Z with P), plus Z.
+It refines a starting HR estimate ``x_base``. Its inputs are that estimate and guidance maps
+that carry the current degradation: the LR residual ``Y - (x_base*K)↓s`` brought to HR (Y with K),
+the MSI and its residual mapped back through the response, ``PᵀZ`` and ``Pᵀ(Z - P·x_base)``
+(Z with P). All inputs live in the same subspace, so the input width is ``4·dims`` whatever the
+MSI band count and pre-trained (meta-learned) weights fit any sensor pair.
 Everything spectral lives in a low-dimensional subspace E of the HSI spectra (the top singular
 vectors of ``x_base``), so the network has the same small size for 31 or 224 bands and its
 correction ``E · net(...)`` stays spectrally plausible. The last layer starts at zero: at step 0
@@ -28,11 +30,12 @@ def spectral_subspace(x: torch.Tensor, dims: int) -> torch.Tensor:
 
 
 class ReconstructionNet(nn.Module):
-    """A compact residual CNN: ``3·dims + msi_bands`` guidance channels -> ``dims`` coefficients."""
+    """A compact residual CNN: ``4·dims`` guidance channels -> ``dims`` subspace coefficients."""
 
-    def __init__(self, dims: int, msi_bands: int, width: int = 32, depth: int = 3):
+    def __init__(self, dims: int, width: int = 32, depth: int = 3):
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(3 * dims + msi_bands, width, 3, padding=1), nn.LeakyReLU(0.1)]
+        self.dims = dims
+        layers: list[nn.Module] = [nn.Conv2d(4 * dims, width, 3, padding=1), nn.LeakyReLU(0.1)]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1)]
         last = nn.Conv2d(width, dims, 3, padding=1)
@@ -52,5 +55,6 @@ def guidance_features(x_base: torch.Tensor, y: torch.Tensor, z: torch.Tensor, ke
     height, width = z.shape[1:]
     lr_residual = upsample(y - blur_downsample(x_base, kernel, scale), scale, height, width)
     msi_residual = torch.einsum("mc,mhw->chw", srf, z - project(x_base, srf))
+    msi_back = torch.einsum("mc,mhw->chw", srf, z)
     to_sub = lambda t: torch.einsum("cl,chw->lhw", basis, t)  # noqa: E731
-    return torch.cat([to_sub(x_base), to_sub(lr_residual), to_sub(msi_residual), z])
+    return torch.cat([to_sub(x_base), to_sub(lr_residual), to_sub(msi_residual), to_sub(msi_back)])
