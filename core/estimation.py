@@ -31,7 +31,6 @@ Cancel = Callable[[], bool]
 
 #: largest design matrix (entries) built for the kernel fit; samples are drawn below that.
 _MAX_DESIGN_ENTRIES = 24_000_000
-_MAX_SPECTRAL_SAMPLES = 40_000
 
 
 @dataclass
@@ -119,12 +118,12 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
     p_start = srf_from_table(srf, msi_bands, bands) if srf is not None else None
     rng = np.random.default_rng(seed)
 
-    rows, cols = _sample_positions(pair, size, msi_bands, rng)
-    design = _kernel_design(z, s, size, rows, cols)            # (msi_bands, n, k*k)
-    y_samples = y[:, rows, cols]                                # (bands, n)
+    blocks = _sample_blocks(pair, size, msi_bands, rng)
+    design, y_samples, grad_design, grad_y = _block_samples(pair, size, blocks, y, z)
     order = np.argsort(hsi_wavelengths) if hsi_wavelengths is not None and np.all(np.isfinite(hsi_wavelengths)) else np.arange(bands)
     smooth_p = _second_difference(bands, order)
-    solver = _KernelSolver(design, size)
+    # The kernel is fitted on spatial differences: edges carry the blur, flat areas only the mean.
+    solver = _KernelSolver(grad_design, size)
 
     k = k0.copy()
     history = []
@@ -133,11 +132,11 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
         _check(cancel)
         z_lr = np.einsum("mnk,k->mn", design, k.ravel())
         p = _fit_response(y_samples, z_lr, smooth_p, p_start)
-        target = p @ y_samples                                   # (msi_bands, n)
+        target = p @ grad_y
         k_new = solver.solve(target, k.ravel(), iterations=400 if r == 0 else 200).reshape(size, size)
         change = float(np.abs(k_new - k).sum())
         k = k_new
-        resid = float(np.mean(np.abs(np.einsum("mnk,k->mn", design, k.ravel()) - target)))
+        resid = float(np.mean(np.abs(np.einsum("mnk,k->mn", grad_design, k.ravel()) - target)))
         history.append(resid)
         if progress:
             progress((r + 1) / rounds, f"degradation estimate, round {r + 1}/{rounds}: residual {resid:.2e}")
@@ -152,7 +151,7 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
         kernel=k, srf=normalize_rows(p), scale=s, msi_gain=gain,
         initial_kernel=k0, initial_srf=normalize_rows(p_start_n),
         diagnostics={"estimation_residuals": history, "estimation_seconds": time.perf_counter() - t0,
-                     "samples": int(rows.size), "srf_normalized_units": p})
+                     "samples": int(y_samples.shape[1]), "srf_normalized_units": p})
 
 
 def _check(cancel: Cancel | None) -> None:
@@ -160,10 +159,24 @@ def _check(cancel: Cancel | None) -> None:
         raise Cancelled("cancelled by the user")
 
 
-def _sample_positions(pair: NormalizedPair, size: int, msi_bands: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """LR pixels whose HSI value and whole MSI footprint are valid; a random subset if too many."""
-    s, p = pair.scale, size // 2
+def _sample_blocks(pair: NormalizedPair, size: int, msi_bands: int,
+                   rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
+    """LR blocks ``(row, col, height, width)`` to fit on: the whole image when it fits the budget,
+    else random square blocks (contiguous, so spatial differences can be taken inside them)."""
+    h, w = pair.y.shape[1:]
+    per_pixel = msi_bands * size * size * 3
+    budget = max(64, _MAX_DESIGN_ENTRIES // per_pixel)
+    if h * w <= budget:
+        return [(0, 0, h, w)]
+    side = min(h, w, 48)
+    count = max(1, budget // (side * side))
+    return [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
+            for _ in range(count)]
+
+
+def _valid_lr(pair: NormalizedPair, size: int) -> np.ndarray:
+    """LR pixels whose HSI value and whole MSI footprint are valid."""
+    s = pair.scale
     h, w = pair.y.shape[1:]
     ok = pair.hsi_valid.copy()
     if not pair.msi_valid.all():
@@ -171,14 +184,40 @@ def _sample_positions(pair: NormalizedPair, size: int, msi_bands: int,
 
         mv = minimum_filter(pair.msi_valid.astype(np.uint8), size=size, mode="nearest").astype(bool)
         ok &= mv[s // 2 :: s, s // 2 :: s][:h, :w]
-    rows, cols = np.nonzero(ok)
-    if rows.size < 4:
+    return ok
+
+
+def _block_samples(pair: NormalizedPair, size: int, blocks, y: np.ndarray, z: np.ndarray):
+    """Design and targets at valid pixels, and their horizontal/vertical differences.
+
+    Returns ``design (m, n, k²)``, ``y_samples (bands, n)``, ``grad_design (m, n', k²)``,
+    ``grad_y (bands, n')``.
+    """
+    ok = _valid_lr(pair, size)
+    d_rows, y_rows, gd_rows, gy_rows = [], [], [], []
+    for r0, c0, bh, bw in blocks:
+        rr, cc = np.meshgrid(np.arange(r0, r0 + bh), np.arange(c0, c0 + bw), indexing="ij")
+        d = _kernel_design(z, pair.scale, size, rr.ravel(), cc.ravel()).reshape(z.shape[0], bh, bw, -1)
+        yb = y[:, r0 : r0 + bh, c0 : c0 + bw]
+        okb = ok[r0 : r0 + bh, c0 : c0 + bw]
+        d_rows.append(d[:, okb])
+        y_rows.append(yb[:, okb])
+        for axis in (1, 2):
+            sl_a = [slice(None)] * 2
+            sl_b = [slice(None)] * 2
+            sl_a[axis - 1], sl_b[axis - 1] = slice(1, None), slice(None, -1)
+            pair_ok = okb[tuple(sl_a)] & okb[tuple(sl_b)]
+            gd = d[(slice(None), *sl_a)] - d[(slice(None), *sl_b)]
+            gy = yb[(slice(None), *sl_a)] - yb[(slice(None), *sl_b)]
+            gd_rows.append(gd[:, pair_ok])
+            gy_rows.append(gy[:, pair_ok])
+    design, y_samples = np.concatenate(d_rows, axis=1), np.concatenate(y_rows, axis=1)
+    if y_samples.shape[1] < 4:
         raise InvalidInputError("fewer than 4 valid HSI pixels overlap valid MSI pixels; nothing to estimate from")
-    cap = max(64, min(_MAX_SPECTRAL_SAMPLES, _MAX_DESIGN_ENTRIES // (msi_bands * size * size)))
-    if rows.size > cap:
-        pick = np.sort(rng.choice(rows.size, cap, replace=False))
-        rows, cols = rows[pick], cols[pick]
-    return rows, cols
+    grad_design, grad_y = np.concatenate(gd_rows, axis=1), np.concatenate(gy_rows, axis=1)
+    if grad_y.shape[1] < 4:
+        grad_design, grad_y = design, y_samples
+    return design, y_samples, grad_design, grad_y
 
 
 def _kernel_design(z: np.ndarray, scale: int, size: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

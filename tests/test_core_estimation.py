@@ -38,10 +38,10 @@ def _check_recovery(x, kernel, true_srf, scale=4, **kwargs):
 def test_recovers_gaussian_kernel_and_response_synthetic():
     # 31 rough endmembers: a response is only identifiable if the spectra span the band space.
     x = synthetic_cube(128, endmembers=31, spectral_smooth=1.0, spatial_smooth=4.0)
-    deg, kc, _ = _check_recovery(x, gaussian_kernel(9, 1.5), synthetic_srf())
+    deg, kc, _ = _check_recovery(x, gaussian_kernel(9, 1.0), synthetic_srf())
     # The estimate moved away from the (wider) starting Gaussian towards the truth.
-    assert kc > kernel_correlation(gaussian_kernel(9, 1.5), deg.initial_kernel)
-    assert kernel_error(gaussian_kernel(9, 1.5), deg.kernel) < 0.3
+    assert kc > kernel_correlation(gaussian_kernel(9, 1.0), deg.initial_kernel)
+    assert kernel_error(gaussian_kernel(9, 1.0), deg.kernel) < 0.3
 
 
 @needs_data
