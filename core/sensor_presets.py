@@ -1,0 +1,339 @@
+"""Sensor presets: nominal band centres and widths of common multispectral and hyperspectral sensors
+(QGIS-free).
+
+Multispectral presets give Gaussian starting responses (``responses.gaussian_srf`` at the HSI
+wavelengths) when no response file is given; hyperspectral presets give nominal band centres when
+an HSI raster carries no wavelength metadata.
+
+The tables below are our own summary of the sensors' published specifications (centre wavelength
+and bandwidth, FWHM, in nm):
+
+- Sentinel-2A/2B MSI: ESA Sentinel-2 MSI user guide / spectral response documentation; the values
+  are the means of the 2A and 2B centres and bandwidths, rounded.
+- Landsat 8/9 OLI: USGS Landsat 8/9 band designations (band edges; centre = middle of the edges,
+  FWHM = edge difference).
+- Generic RGB camera: typical Bayer-filter consumer camera (broad, overlapping bands), band order
+  red, green, blue as in RGB image files.
+- EnMAP, PRISMA, Hyperion: nominal spectral range and sampling of each spectrometer (VNIR and SWIR
+  parts), band centres spaced evenly over each range; actual band centres vary slightly per
+  detector column and product version, so these are starting values only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+# ----------------------------------------------------------------------------------------------
+# Multispectral sensors
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    centre_nm: float
+    fwhm_nm: float
+
+
+#: Sentinel-2 MSI (mean of 2A and 2B), all 13 bands in product order.
+SENTINEL2_BANDS = (
+    Band("B1", 442.5, 21.0), Band("B2", 492.3, 66.0), Band("B3", 559.4, 36.0), Band("B4", 664.7, 31.0),
+    Band("B5", 704.0, 15.5), Band("B6", 739.8, 15.0), Band("B7", 781.3, 20.0), Band("B8", 832.8, 106.0),
+    Band("B8A", 864.4, 21.5), Band("B9", 944.2, 20.5), Band("B10", 1375.2, 30.5), Band("B11", 1612.1, 92.5),
+    Band("B12", 2194.0, 180.0),
+)
+_S2 = {b.name: b for b in SENTINEL2_BANDS}
+
+#: Landsat 8/9 OLI reflective bands (from the band edges); B8 is the 15 m panchromatic band.
+LANDSAT_OLI_BANDS = (
+    Band("B1 coastal", 443.0, 20.0), Band("B2 blue", 482.5, 65.0), Band("B3 green", 562.5, 75.0),
+    Band("B4 red", 655.0, 50.0), Band("B5 NIR", 865.0, 40.0), Band("B6 SWIR 1", 1610.0, 100.0),
+    Band("B7 SWIR 2", 2200.0, 200.0), Band("B8 pan", 590.0, 180.0), Band("B9 cirrus", 1375.0, 30.0),
+)
+_OLI = {b.name.split()[0]: b for b in LANDSAT_OLI_BANDS}
+
+RGB_BANDS = (Band("red", 605.0, 80.0), Band("green", 535.0, 100.0), Band("blue", 460.0, 90.0))
+
+
+@dataclass(frozen=True)
+class MsiPreset:
+    """A multispectral sensor: one or more band sets (variants) told apart by their band count."""
+
+    key: str
+    label: str
+    variants: tuple  # tuples of Band, in the product's band order
+
+    def variant(self, count: int) -> Optional[tuple]:
+        for v in self.variants:
+            if len(v) == count:
+                return v
+        return None
+
+    @property
+    def counts(self) -> List[int]:
+        return [len(v) for v in self.variants]
+
+
+MSI_PRESETS = (
+    MsiPreset("sentinel2_10m", "Sentinel-2A/2B MSI, 10 m bands (B2, B3, B4, B8)",
+              (tuple(_S2[n] for n in ("B2", "B3", "B4", "B8")),)),
+    MsiPreset("sentinel2_all", "Sentinel-2A/2B MSI, all 13 bands (12 without B10, as in L2A)",
+              (SENTINEL2_BANDS, tuple(b for b in SENTINEL2_BANDS if b.name != "B10"))),
+    MsiPreset("landsat_oli", "Landsat 8/9 OLI, reflective bands (B1-B7, or B1-B7 + B9 cirrus)",
+              (tuple(_OLI[f"B{i}"] for i in range(1, 8)), tuple(_OLI[f"B{i}"] for i in (1, 2, 3, 4, 5, 6, 7, 9)))),
+    MsiPreset("rgb", "Generic RGB camera (red, green, blue)", (RGB_BANDS,)),
+)
+MSI_PRESET_BY_KEY = {p.key: p for p in MSI_PRESETS}
+
+#: values of the MSI_SENSOR parameter (the first two are not sensors).
+MSI_SENSOR_OPTIONS = ["auto", "none"] + [p.key for p in MSI_PRESETS]
+#: default width of a Gaussian response built from an MSI band centre alone.
+DEFAULT_FWHM_NM = 40.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Hyperspectral sensors
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HsiPreset:
+    key: str
+    label: str
+    segments: tuple  # (first centre nm, last centre nm, band count) per spectrometer, in product order
+
+    def wavelengths(self) -> np.ndarray:
+        return np.concatenate([np.linspace(a, b, n) for a, b, n in self.segments])
+
+    @property
+    def count(self) -> int:
+        return int(sum(n for _, _, n in self.segments))
+
+
+HSI_PRESETS = (
+    # EnMAP: VNIR 420-1000 nm (~6.5 nm sampling), SWIR 900-2450 nm (~10 nm): 224 bands in L2A products.
+    HsiPreset("enmap", "EnMAP HSI (224 bands, 420-2450 nm)", ((420.0, 1000.0, 91), (900.0, 2450.0, 133))),
+    # PRISMA: VNIR 400-1010 nm (66 bands), SWIR 920-2505 nm (173 bands), <= 12 nm sampling.
+    HsiPreset("prisma", "PRISMA (239 bands, 400-2505 nm)", ((400.0, 1010.0, 66), (920.0, 2505.0, 173))),
+    # Hyperion: VNIR bands 1-70 (355.6-1057.7 nm), SWIR bands 71-242 (851.9-2577.1 nm), ~10 nm.
+    HsiPreset("hyperion", "EO-1 Hyperion (242 bands, 357-2576 nm)", ((355.6, 1057.7, 70), (851.9, 2577.1, 172))),
+)
+HSI_PRESET_BY_KEY = {p.key: p for p in HSI_PRESETS}
+HSI_SENSOR_OPTIONS = ["auto", "none"] + [p.key for p in HSI_PRESETS]
+
+
+# ----------------------------------------------------------------------------------------------
+# Detection and responses
+# ----------------------------------------------------------------------------------------------
+
+
+def _tolerance(band: Band) -> float:
+    """How far a band's stated centre may lie from the nominal one and still be that band."""
+    return max(12.0, 0.3 * band.fwhm_nm)
+
+
+def match_bands(centres_nm: Sequence[float], bands: Sequence[Band]) -> Optional[List[Band]]:
+    """The band of ``bands`` nearest each centre (in the given order) when every centre lies within
+    tolerance of a distinct band; else None."""
+    out, used = [], set()
+    for c in centres_nm:
+        if c is None or not np.isfinite(c):
+            return None
+        best = min(((abs(b.centre_nm - c), i) for i, b in enumerate(bands) if i not in used), default=None)
+        if best is None or best[0] > _tolerance(bands[best[1]]):
+            return None
+        used.add(best[1])
+        out.append(bands[best[1]])
+    return out
+
+
+def detect_msi_sensor(centres_nm: Optional[Sequence[float]]) -> Optional[tuple]:
+    """``(preset, bands)`` of the preset whose band count and centres match ``centres_nm`` (in the
+    raster's band order), or None."""
+    if centres_nm is None:
+        return None
+    c = np.asarray(centres_nm, dtype=float)
+    if c.size == 0 or not np.all(np.isfinite(c)):
+        return None
+    for preset in MSI_PRESETS:
+        v = preset.variant(c.size)
+        if v is None:
+            continue
+        bands = match_bands(c, v)
+        if bands is not None:
+            return preset, bands
+    return None
+
+
+def known_bands(centres_nm: Sequence[float]) -> Optional[tuple]:
+    """``(sensor label, bands)`` when every centre is a band of one known sensor (a subset, e.g. the
+    Sentinel-2 B2-B8A stack); else None."""
+    for label, table in (("Sentinel-2 MSI (band subset)", SENTINEL2_BANDS),
+                         ("Landsat 8/9 OLI (band subset)", LANDSAT_OLI_BANDS)):
+        bands = match_bands(centres_nm, table)
+        if bands is not None:
+            return label, bands
+    return None
+
+
+def detect_hsi_sensor(band_count: int) -> Optional[HsiPreset]:
+    for p in HSI_PRESETS:
+        if p.count == band_count:
+            return p
+    return None
+
+
+def preset_srf(bands: Sequence[Band], hsi_wavelengths_nm: Sequence[float]) -> np.ndarray:
+    """Gaussian responses of ``bands`` at the HSI wavelengths (rows = bands, summing to 1)."""
+    from .responses import gaussian_srf
+
+    wl = np.asarray(hsi_wavelengths_nm, dtype=float)
+    lo, hi = np.nanmin(wl), np.nanmax(wl)
+    outside = [b.name for b in bands if b.centre_nm + b.fwhm_nm < lo or b.centre_nm - b.fwhm_nm > hi]
+    if outside:
+        raise InvalidInputError(
+            f"MSI band(s) {', '.join(outside)} lie outside the HSI's wavelengths ({lo:.0f}-{hi:.0f} nm): their "
+            "responses cannot be built from the HSI bands; choose another MSI sensor, 'none', or remove those bands")
+    return gaussian_srf([b.centre_nm for b in bands], [b.fwhm_nm for b in bands], wl)
+
+
+@dataclass
+class StartingResponse:
+    """What the presets resolved to: ``srf`` (or None: estimated from the data), HSI wavelengths to use
+    (or None: keep the raster's), and messages for the log."""
+
+    srf: Optional[np.ndarray] = None
+    hsi_wavelengths_nm: Optional[np.ndarray] = None
+    source: str = "estimated from the data"
+    messages: list = field(default_factory=list)
+
+
+def resolve_hsi_wavelengths(hsi_wavelengths_nm, hsi_bands: int, hsi_sensor: str = "auto"):
+    """``(wavelengths or None, message or None)``: the raster's own wavelengths when it has them,
+    else those of ``hsi_sensor`` (``auto``: the sensor with this band count)."""
+    key = (hsi_sensor or "auto").lower()
+    wl = None if hsi_wavelengths_nm is None else np.asarray(hsi_wavelengths_nm, dtype=float)
+    if wl is not None and wl.size == hsi_bands and np.all(np.isfinite(wl)):
+        return wl, None
+    if key == "none":
+        return None, None
+    if key == "auto":
+        p = detect_hsi_sensor(hsi_bands)
+        if p is None:
+            return None, None
+        return p.wavelengths(), f"the HSI has no wavelengths; its {hsi_bands} bands are taken as {p.label}"
+    p = HSI_PRESET_BY_KEY.get(key)
+    if p is None:
+        raise InvalidInputError(f"unknown HSI sensor '{hsi_sensor}' (one of {', '.join(HSI_SENSOR_OPTIONS)})")
+    if p.count != hsi_bands:
+        raise InvalidInputError(
+            f"HSI_SENSOR={key}: {p.label} has {p.count} bands but the HSI has {hsi_bands}; choose 'auto' or 'none' "
+            "or give the raster its wavelengths")
+    return p.wavelengths(), f"the HSI has no wavelengths; using the nominal band centres of {p.label}"
+
+
+def starting_response(msi_sensor: str, hsi_wavelengths_nm, hsi_bands: int, msi_wavelengths_nm, msi_bands: int,
+                      hsi_sensor: str = "auto") -> StartingResponse:
+    """Resolve the MSI_SENSOR / HSI_SENSOR parameters into a starting response.
+
+    - ``none``: no preset (the response is estimated from the data alone).
+    - a preset key: its Gaussian responses (the variant with the MSI's band count; the bands taken in
+      the preset's order, or matched by the MSI's wavelengths when it has them).
+    - ``auto``: the preset detected from the MSI's wavelengths (band count and centres); else, when
+      every MSI band is a band of a known sensor, those bands; else Gaussians of
+      :data:`DEFAULT_FWHM_NM` at the MSI's centres; nothing when the MSI has no wavelengths.
+    The HSI needs wavelengths (its own or from ``hsi_sensor``) for any Gaussian response.
+    """
+    key = (msi_sensor or "auto").lower()
+    out = StartingResponse()
+    wl, msg = resolve_hsi_wavelengths(hsi_wavelengths_nm, hsi_bands, hsi_sensor)
+    if msg:
+        out.messages.append(msg)
+        out.hsi_wavelengths_nm = wl
+    if key == "none":
+        return out
+    mwl = None if msi_wavelengths_nm is None else np.asarray(msi_wavelengths_nm, dtype=float)
+    if mwl is not None and (mwl.size != msi_bands or not np.all(np.isfinite(mwl))):
+        mwl = None
+    if key != "auto":
+        preset = MSI_PRESET_BY_KEY.get(key)
+        if preset is None:
+            raise InvalidInputError(f"unknown MSI sensor '{msi_sensor}' (one of {', '.join(MSI_SENSOR_OPTIONS)})")
+        variant = preset.variant(msi_bands)
+        if variant is None:
+            raise InvalidInputError(
+                f"MSI_SENSOR={key}: {preset.label} has {' or '.join(map(str, preset.counts))} bands but the MSI has "
+                f"{msi_bands}; choose 'auto' or 'none' or give a response file")
+        bands = (match_bands(mwl, variant) if mwl is not None else None) or list(variant)
+        if wl is None:
+            raise InvalidInputError(
+                f"MSI_SENSOR={key} needs the HSI's wavelengths, which the HSI raster does not carry: set HSI_SENSOR "
+                "or add wavelength metadata to the HSI")
+        out.srf = preset_srf(bands, wl)
+        out.source = f"{preset.label}: Gaussian responses ({', '.join(b.name for b in bands)})"
+        return out
+    # auto
+    if mwl is None:
+        out.messages.append("MSI_SENSOR=auto: the MSI carries no wavelengths; the response is estimated from the "
+                            "data alone")
+        return out
+    if wl is None:
+        out.messages.append("MSI_SENSOR=auto: the HSI carries no wavelengths (set HSI_SENSOR); the response is "
+                            "estimated from the data alone")
+        return out
+    found = detect_msi_sensor(mwl)
+    if found is not None:
+        preset, bands = found
+        out.source = f"{preset.label} (detected from the MSI wavelengths): Gaussian responses"
+    else:
+        sub = known_bands(mwl)
+        if sub is not None:
+            label, bands = sub
+            out.source = f"{label} (detected from the MSI wavelengths): Gaussian responses"
+        else:
+            bands = [Band(f"{c:.0f} nm", float(c), DEFAULT_FWHM_NM) for c in mwl]
+            out.source = f"Gaussian responses at the MSI's band centres, FWHM {DEFAULT_FWHM_NM:.0f} nm"
+    try:
+        out.srf = preset_srf(bands, wl)
+    except InvalidInputError as exc:
+        out.messages.append(f"MSI_SENSOR=auto: {exc}; the response is estimated from the data alone")
+        out.source = "estimated from the data"
+        out.srf = None
+    if out.srf is not None:
+        out.messages.append(f"starting spectral response: {out.source}")
+    return out
+
+
+def apply_to_inputs(inputs, msi_sensor: str = "auto", hsi_sensor: str = "auto") -> StartingResponse:
+    """Apply the presets to a ``pipeline.Inputs``: sets ``inputs.srf`` when no response file or
+    degradation file was given, and the HSI wavelengths when the raster lacks them; the messages are
+    appended to ``inputs.warnings``-like lists by the caller (returned)."""
+    hsi, msi = inputs.pair.hsi, inputs.pair.msi
+    res = starting_response(msi_sensor, hsi.wavelengths_nm, hsi.data.shape[0], msi.wavelengths_nm,
+                            msi.data.shape[0], hsi_sensor)
+    if res.hsi_wavelengths_nm is not None:
+        hsi.info.wavelengths_nm = np.asarray(res.hsi_wavelengths_nm, dtype=float)
+    if inputs.srf is not None or getattr(inputs, "degradation", None) is not None:
+        given = "response file" if inputs.srf is not None else "degradation file"
+        if (msi_sensor or "auto").lower() not in ("auto", "none"):
+            res.messages.append(f"MSI_SENSOR is ignored: the starting response comes from the {given}")
+        else:
+            res.messages = [m for m in res.messages if not m.startswith("MSI_SENSOR=auto")
+                            and not m.startswith("starting spectral response")]
+        res.srf = None
+        res.source = f"the {given}"
+        return res
+    inputs.srf = res.srf
+    return res
+
+
+def option_labels(options: Sequence[str]) -> List[str]:
+    """Human labels of parameter option keys (for help texts)."""
+    labels = {"auto": "auto", "none": "none"}
+    labels.update({p.key: p.label for p in MSI_PRESETS})
+    labels.update({p.key: p.label for p in HSI_PRESETS})
+    return [labels.get(o, o) for o in options]
