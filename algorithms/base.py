@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -244,8 +245,15 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(msg)
         from ..core.errors import Cancelled, FusionError
 
+        self._staged = []
         try:
-            return self.process(parameters, context, feedback)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    return self.process(parameters, context, feedback)
+                finally:
+                    self.discard_outputs()  # a no-op after commit_outputs()
+                    self._push_caught(feedback, caught)
         except Cancelled:
             raise QgsProcessingException(self.tr("The run was cancelled; no output was written."))
         except QgsProcessingException:
@@ -263,6 +271,64 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
 
     def process(self, parameters, context, feedback):
         raise NotImplementedError
+
+    # -- outputs: checked before the heavy work, written to temporary files, renamed at the end ----
+    def check_outputs(self, outputs, inputs=()):
+        """``outputs``: ``[(path, extensions, label), ...]`` (None paths skipped). Refuses unknown
+        extensions, missing or unwritable folders and outputs that are inputs, before any heavy work."""
+        from ..core import raster_io
+
+        finals = []
+        for path, exts, label in outputs:
+            if not path:
+                continue
+            raster_io.check_output_path(path, exts, inputs, label)
+            for other in finals:
+                if raster_io._same_file(path, other):
+                    raise QgsProcessingException(self.tr(
+                        f"two outputs of this run have the same file name {path}; give each its own"))
+            finals.append(path)
+
+    def stage(self, final):
+        """A temporary path next to ``final`` to write an output to; renamed by ``commit_outputs``."""
+        from ..core import raster_io
+
+        if not final:
+            return None
+        tmp = raster_io.staging_path(final)
+        self._staged.append((tmp, final))
+        return tmp
+
+    def commit_outputs(self, feedback=None):
+        """Rename every staged output onto its destination (after a last cancel check)."""
+        if feedback is not None and feedback.isCanceled():
+            self.raise_cancelled()
+        staged, self._staged = list(self._staged), []
+        for tmp, final in staged:
+            os.replace(tmp, final)
+
+    def discard_outputs(self):
+        staged, self._staged = list(getattr(self, "_staged", [])), []
+        for tmp, _ in staged:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+
+    def _push_caught(self, feedback, caught):
+        """Warnings the core raised through ``warnings`` (e.g. a model file that could not be loaded)
+        go to the log: the plugin's own as warnings, the rest (libraries) as debug information."""
+        seen = set()
+        for w in caught:
+            text = str(w.message)
+            if text in seen:
+                continue
+            seen.add(text)
+            own = os.path.abspath(str(w.filename)).startswith(PLUGIN_DIR) and issubclass(w.category, UserWarning)
+            if own:
+                self.push_warnings(feedback, [text])
+            else:
+                feedback.pushDebugInfo(f"{w.category.__name__}: {text}")
 
     @staticmethod
     def raise_cancelled():

@@ -71,10 +71,17 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         out_deg = self.optional_output(parameters, "OUTPUT_DEGRADATION", context)
         report = self.optional_output(parameters, "REPORT", context)
 
-        inputs = pipeline.load_inputs(hsi, msi, scale, srf, deg)
+        self.check_outputs([(out, (".tif", ".tiff"), "output OUTPUT"),
+                            (out_deg, (".json",), "output OUTPUT_DEGRADATION"),
+                            (report, (".html", ".htm"), "output REPORT")], (hsi, msi, srf, deg))
+        inputs = pipeline.load_inputs(hsi, msi, scale, srf, deg, cancel=feedback.isCanceled)
         self.push_warnings(feedback, inputs.warnings)
         feedback.pushInfo(self.tr(
             f"HSI {inputs.pair.hsi.data.shape}, MSI {inputs.pair.msi.data.shape}, scale {inputs.scale}"))
+        from ..core import raster_io
+
+        raster_io.check_free_space({out: pipeline.fused_output_bytes(inputs), out_deg: 100_000,
+                                    report: 2_000_000})
         if feedback.isCanceled():
             self.raise_cancelled()
         bridge = CoreProgress(multi, 1, 3)
@@ -86,13 +93,18 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
 
         multi.setCurrentStep(4)
         multi.setProgressText(self.tr("Writing the outputs"))
-        pipeline.save_fused(inputs, result.image, out)
+        pipeline.save_fused(inputs, result.image, self.stage(out), cancel=feedback.isCanceled)
         if out_deg:
-            pipeline.save_degradation(inputs, result, out_deg)
+            if feedback.isCanceled():
+                self.raise_cancelled()
+            pipeline.save_degradation(inputs, result, self.stage(out_deg))
         if report:
+            if feedback.isCanceled():
+                self.raise_cancelled()
             settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(estimated)", "DEGRADATION": deg or "(none)",
                         "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "DEVICE": device, "SEED": seed}
-            pipeline.save_report(inputs, result, report, self.tr("Blind HSI-MSI fusion"), settings,
+            pipeline.save_report(inputs, result, self.stage(report), self.tr("Blind HSI-MSI fusion"), settings,
                                  {"read": inputs.read_seconds, "fusion (total)": fuse_s})
+        self.commit_outputs(feedback)
         multi.setProgress(100)
         return {"OUTPUT": out, "OUTPUT_DEGRADATION": out_deg, "REPORT": report}

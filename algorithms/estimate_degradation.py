@@ -44,8 +44,13 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         report = self.optional_output(parameters, "REPORT", context)
 
-        inputs = pipeline.load_inputs(hsi, msi, scale, srf)
+        self.check_outputs([(out, (".json",), "output OUTPUT"), (report, (".html", ".htm"), "output REPORT")],
+                           (hsi, msi, srf))
+        inputs = pipeline.load_inputs(hsi, msi, scale, srf, cancel=feedback.isCanceled)
         self.push_warnings(feedback, inputs.warnings)
+        from ..core import raster_io
+
+        raster_io.check_free_space({out: 100_000, report: 2_000_000})
         if feedback.isCanceled():
             self.raise_cancelled()
         bridge = CoreProgress(multi, 1, 1)
@@ -53,10 +58,13 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
         deg = pipeline.run_estimation(inputs, device, seed, bridge.progress, bridge.cancel)
         est_s = time.perf_counter() - t0
         multi.setCurrentStep(2)
-        pipeline.save_degradation(inputs, deg, out)
+        if feedback.isCanceled():
+            self.raise_cancelled()
+        pipeline.save_degradation(inputs, deg, self.stage(out))
         if report:
             settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(estimated)", "DEVICE": device, "SEED": seed}
-            pipeline.save_report(inputs, deg, report, self.tr("Estimated sensor degradation"), settings,
+            pipeline.save_report(inputs, deg, self.stage(report), self.tr("Estimated sensor degradation"), settings,
                                  {"read": inputs.read_seconds, "estimation (total)": est_s})
+        self.commit_outputs(feedback)
         multi.setProgress(100)
         return {"OUTPUT": out, "REPORT": report}

@@ -34,6 +34,7 @@ class FusionQualityAlgorithm(HsiFusionAlgorithm):
         fus_path = self.raster_path(parameters, "FUSED", context)
         scale = self.parameterAsInt(parameters, "SCALE", context) if parameters.get("SCALE") is not None else 0
         out_csv = self.optional_output(parameters, "OUTPUT_CSV", context)
+        self.check_outputs([(out_csv, (".csv", ".txt"), "output OUTPUT_CSV")], (ref_path, fus_path))
         ri, fi = raster_io.raster_info(ref_path), raster_io.raster_info(fus_path)
         if (ri.count, ri.height, ri.width) != (fi.count, fi.height, fi.width):
             raise QgsProcessingException(self.tr(
@@ -71,6 +72,9 @@ class FusionQualityAlgorithm(HsiFusionAlgorithm):
             from ..core.raster_io import write_text_atomic
 
             lines = ["metric,value"] + [f"{k},{'' if v is None else repr(float(v))}" for k, v in res.items()]
-            write_text_atomic(out_csv, "\n".join(lines) + "\n")
+            if feedback.isCanceled():
+                self.raise_cancelled()
+            write_text_atomic(self.stage(out_csv), "\n".join(lines) + "\n")
+            self.commit_outputs(feedback)
         res["OUTPUT_CSV"] = out_csv
         return res

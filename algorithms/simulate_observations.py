@@ -56,6 +56,8 @@ class SimulateObservationsAlgorithm(HsiFusionAlgorithm):
         out_hsi = self.parameterAsOutputLayer(parameters, "OUTPUT_HSI", context)
         out_msi = self.parameterAsOutputLayer(parameters, "OUTPUT_MSI", context)
 
+        self.check_outputs([(out_hsi, (".tif", ".tiff"), "output OUTPUT_HSI"),
+                            (out_msi, (".tif", ".tiff"), "output OUTPUT_MSI")], (path, kfile, srf_file))
         info = raster_io.raster_info(path)
         h, w = (info.height // scale) * scale, (info.width // scale) * scale
         if h == 0 or w == 0:
@@ -96,6 +98,8 @@ class SimulateObservationsAlgorithm(HsiFusionAlgorithm):
         if srf.shape[0] >= info.count:
             raise QgsProcessingException(self.tr(
                 f"the response has {srf.shape[0]} MSI bands for {info.count} input bands: an MSI needs fewer bands"))
+        raster_io.check_free_space({out_hsi: raster_io.raster_output_bytes(info.count, h // scale, w // scale),
+                                    out_msi: raster_io.raster_output_bytes(srf.shape[0], h, w)})
         feedback.setProgress(10)
         data = raster_io.read_raster(path, (0, 0, h, w), info)
         if feedback.isCanceled():
@@ -105,10 +109,13 @@ class SimulateObservationsAlgorithm(HsiFusionAlgorithm):
         lr_valid = data.valid.reshape(h // scale, scale, w // scale, scale).all(axis=(1, 3))
         hr_t = data.transform
         lr_t = hr_t * Affine.scale(scale)
-        raster_io.write_raster(out_hsi, lr, lr_t, info.crs, valid=lr_valid, wavelengths_nm=wl,
-                               descriptions=info.descriptions)
+        if feedback.isCanceled():
+            self.raise_cancelled()
+        raster_io.write_raster(self.stage(out_hsi), lr, lr_t, info.crs, valid=lr_valid, wavelengths_nm=wl,
+                               descriptions=info.descriptions, cancel=feedback.isCanceled)
         msi_wl = (srf @ wl) if wl is not None else None
-        raster_io.write_raster(out_msi, msi, hr_t, info.crs, valid=data.valid, wavelengths_nm=msi_wl,
-                               descriptions=msi_names)
+        raster_io.write_raster(self.stage(out_msi), msi, hr_t, info.crs, valid=data.valid, wavelengths_nm=msi_wl,
+                               descriptions=msi_names, cancel=feedback.isCanceled)
+        self.commit_outputs(feedback)
         feedback.setProgress(100)
         return {"OUTPUT_HSI": out_hsi, "OUTPUT_MSI": out_msi}

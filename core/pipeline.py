@@ -35,7 +35,9 @@ class Inputs:
 
 
 def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional[str] = None,
-                degradation_path: Optional[str] = None) -> Inputs:
+                degradation_path: Optional[str] = None, cancel: Optional[Callable] = None) -> Inputs:
+    """Check and read the inputs; side files (SRF, degradation) are checked before any pixel is read.
+    ``cancel()`` returning True raises :class:`Cancelled` between the steps."""
     t0 = time.perf_counter()
     # Cheap checks of the side files first (before reading the pixels).
     hi, mi = raster_io.raster_info(hsi_path), raster_io.raster_info(msi_path)
@@ -47,7 +49,7 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     if degradation_path:
         spec = raster_io.read_degradation(degradation_path, scale=s, hsi_bands=hi.count, msi_bands=mi.count)
         degradation = degradation_from_spec(spec)
-    pair = raster_io.prepare_pair(hsi_path, msi_path, scale)
+    pair = raster_io.prepare_pair(hsi_path, msi_path, scale, cancel=cancel)
     return Inputs(pair=pair, srf=srf, degradation=degradation, warnings=list(pair.warnings),
                   read_seconds=time.perf_counter() - t0)
 
@@ -102,7 +104,13 @@ def run_estimation(inputs: Inputs, device: str = "auto", seed: int = 0, progress
                                 hsi_valid=hv, msi_valid=mv)
 
 
-def save_fused(inputs: Inputs, image: np.ndarray, path: str) -> str:
+def fused_output_bytes(inputs: Inputs) -> int:
+    """Upper bound of the fused GeoTIFF's size (HSI bands on the cropped MSI grid, float32)."""
+    _, h, w = inputs.pair.msi.data.shape
+    return raster_io.raster_output_bytes(inputs.pair.hsi.data.shape[0], h, w)
+
+
+def save_fused(inputs: Inputs, image: np.ndarray, path: str, cancel: Optional[Callable] = None) -> str:
     """The fused image as float32 GeoTIFF on the (cropped) MSI grid, HSI band names and wavelengths."""
     msi = inputs.pair.msi
     img = np.asarray(image, dtype=np.float32)
@@ -110,7 +118,7 @@ def save_fused(inputs: Inputs, image: np.ndarray, path: str) -> str:
         raise InvalidInputError(f"the fused image {img.shape[1:]} does not match the MSI grid {msi.data.shape[1:]}")
     return raster_io.write_raster(path, img, msi.transform, msi.crs, valid=_valid_hr(inputs),
                                   wavelengths_nm=inputs.pair.hsi.wavelengths_nm,
-                                  descriptions=inputs.pair.hsi.descriptions)
+                                  descriptions=inputs.pair.hsi.descriptions, cancel=cancel)
 
 
 def save_degradation(inputs: Inputs, result, path: str) -> str:

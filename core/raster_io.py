@@ -400,12 +400,15 @@ def check_pair(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> tuple:
     return scale, hwin, mwin, hsi_t, warnings
 
 
-def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0) -> PairData:
-    """Validate, crop to the common area and read an HSI/MSI pair."""
+def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0, cancel=None) -> PairData:
+    """Validate, crop to the common area and read an HSI/MSI pair (``cancel()`` True stops between reads)."""
     hi, mi = raster_info(hsi_path), raster_info(msi_path)
     scale, hwin, mwin, hsi_t, warnings = check_pair(hi, mi, scale)
+    _check_cancel(cancel)
     h = read_raster(hsi_path, hwin, hi)
+    _check_cancel(cancel)
     m = read_raster(msi_path, mwin, mi)
+    _check_cancel(cancel)
     if not hi.georeferenced:
         from affine import Affine
 
@@ -419,6 +422,91 @@ def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0) -> PairData:
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
+
+def _check_cancel(cancel):
+    if cancel is not None and cancel():
+        from .errors import Cancelled
+
+        raise Cancelled("cancelled by the user")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def check_output_path(path: str, extensions: Sequence[str], inputs: Sequence[Optional[str]] = (),
+                      what: str = "output") -> str:
+    """Refuse, before any heavy work, an output ``path`` with an extension not in ``extensions``, in
+    a folder that does not exist or cannot be written, that is a folder, or that is one of ``inputs``."""
+    if not path:
+        raise InvalidInputError(f"no file name given for the {what}")
+    path = str(path)
+    ext = os.path.splitext(path)[1].lower()
+    exts = [e.lower() for e in extensions]
+    if ext not in exts:
+        raise InvalidInputError(
+            f"the {what} {path} has the extension '{ext or '(none)'}', which this algorithm cannot write: "
+            f"use a file name ending in {' or '.join(exts)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InvalidInputError(
+            f"the folder of the {what} does not exist: {folder}; create it or choose another folder")
+    if os.path.isdir(path):
+        raise InvalidInputError(f"the {what} {path} is a folder; give a file name")
+    for src in inputs:
+        if src and _same_file(path, str(src)):
+            raise InvalidInputError(
+                f"the {what} {path} is also an input of this run; choose another file name so that the "
+                "input is not overwritten")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".hsifusion-write-test.", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write in the folder of the {what} ({folder}: {exc.strerror or exc}); choose a folder "
+            "you can write to") from exc
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise InvalidInputError(f"the {what} {path} exists and is read-only; choose another file name")
+    return path
+
+
+def raster_output_bytes(bands: int, height: int, width: int) -> int:
+    """Upper bound of the size of a float32 GeoTIFF (compression only makes it smaller)."""
+    return int(bands) * int(height) * int(width) * 4 + 1_000_000
+
+
+def check_free_space(outputs: dict) -> None:
+    """``outputs`` maps output paths to their estimated sizes in bytes; refuse when a destination
+    folder has less free space than the outputs written there need (plus a temporary copy's margin)."""
+    import shutil
+
+    need = {}
+    for path, size in outputs.items():
+        if not path:
+            continue
+        folder = os.path.dirname(os.path.abspath(str(path)))
+        need[folder] = need.get(folder, 0) + int(size)
+    for folder, size in need.items():
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            continue  # cannot tell (e.g. some network shares): let the write report it
+        if free < size:
+            raise InvalidInputError(
+                f"not enough free disk space in {folder}: the outputs need up to {size / 1e6:.1f} MB, only "
+                f"{free / 1e6:.1f} MB are free; free some space or write the outputs to another folder")
+
+
+def staging_path(path: str) -> str:
+    """A temporary file next to ``path`` (same extension), to be renamed onto ``path`` when complete."""
+    return _temp_path(path)
+
 
 def _temp_path(path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path)) or "."
@@ -434,8 +522,10 @@ def _temp_path(path: str) -> str:
 def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Optional[np.ndarray] = None,
                  wavelengths_nm: Optional[Sequence[float]] = None,
                  descriptions: Optional[Sequence[Optional[str]]] = None,
-                 nodata: float = NODATA, extra_tags: Optional[dict] = None) -> str:
+                 nodata: float = NODATA, extra_tags: Optional[dict] = None, cancel=None) -> str:
     """Write ``data`` (bands, H, W) as a tiled, DEFLATE-compressed float32 GeoTIFF, atomically.
+
+    ``cancel()`` returning True stops the writing between bands (the temporary file is removed).
 
     Invalid pixels (``valid`` False, or non-finite values) get ``nodata``. Band descriptions come
     from ``descriptions`` or, when absent, from the wavelengths (``"450.0 nm"``); the wavelengths go
@@ -471,7 +561,9 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
             _warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             ds = rasterio.open(tmp, "w", **profile)
         with ds:
-            ds.write(arr)
+            for b in range(bands):
+                _check_cancel(cancel)
+                ds.write(arr[b], b + 1)
             tags = dict(extra_tags or {})
             wl = None if wavelengths_nm is None else np.asarray(wavelengths_nm, dtype=np.float64)
             if wl is not None and wl.size == bands and np.all(np.isfinite(wl)):
@@ -489,6 +581,7 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
                     d = f"{wl[b]:.1f} nm"
                 if d:
                     ds.set_band_description(b + 1, str(d))
+        _check_cancel(cancel)
         os.replace(tmp, path)
     except BaseException:
         _silent_remove(tmp)
