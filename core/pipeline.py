@@ -145,5 +145,17 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
                         initial_kernel=getattr(result, "initial_kernel", None),
                         initial_srf=getattr(result, "initial_srf", None),
                         hsi_wavelengths_nm=inputs.pair.hsi.wavelengths_nm, msi_names=inputs.msi_names,
-                        timings=timings, device=diag.get("device"), warnings=inputs.warnings,
-                        losses=diag.get("losses"))
+                        timings=timings, device=diag.get("device") or "cpu (the estimation runs in NumPy)",
+                        warnings=inputs.warnings, losses=_report_losses(diag),
+                        hsi=inputs.pair.hsi.data, msi=inputs.pair.msi.data, scale=inputs.scale,
+                        fused=getattr(result, "image", None), msi_gain=getattr(result, "msi_gain", None),
+                        msi_wavelengths_nm=inputs.pair.msi.wavelengths_nm, hsi_valid=inputs.pair.hsi.valid,
+                        msi_valid=inputs.pair.msi.valid)
+
+
+def _report_losses(diag: dict) -> dict:
+    """The loss curves of a run: the fusion's losses and the degradation estimate's residuals."""
+    losses = dict(diag.get("losses") or {})
+    if len(diag.get("estimation_residuals") or []) > 1:
+        losses["degradation estimate (residual per round)"] = list(diag["estimation_residuals"])
+    return losses
