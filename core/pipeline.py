@@ -50,7 +50,14 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
         spec = raster_io.read_degradation(degradation_path, scale=s, hsi_bands=hi.count, msi_bands=mi.count)
         degradation = degradation_from_spec(spec)
     pair = raster_io.prepare_pair(hsi_path, msi_path, scale, cancel=cancel)
-    return Inputs(pair=pair, srf=srf, degradation=degradation, warnings=list(pair.warnings),
+    warnings = list(pair.warnings)
+    for d, role in ((pair.hsi, "HSI"), (pair.msi, "MSI")):
+        bad = int((~d.valid).sum())
+        if bad:
+            warnings.append(
+                f"{bad} of {d.valid.size} {role} pixels are nodata, masked, NaN or Inf: left out of the "
+                "estimation; the output is nodata there")
+    return Inputs(pair=pair, srf=srf, degradation=degradation, warnings=warnings,
                   read_seconds=time.perf_counter() - t0)
 
 

@@ -316,12 +316,14 @@ def check_pair(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> tuple:
     scale = int(scale or 0)
     if scale < 0:
         raise InvalidInputError(f"SCALE must be 0 (derive from the pixel sizes) or a positive integer, got {scale}")
+    if hsi.count < 2:
+        raise InvalidInputError(
+            f"the HSI {os.path.basename(hsi.path)} has a single band; a hyperspectral image needs several "
+            "bands: give the whole hyperspectral raster as HSI (not one of its bands)")
     if msi.count >= hsi.count:
         raise InvalidInputError(
             f"the MSI has {msi.count} bands and the HSI {hsi.count}: the hyperspectral image must have "
             "more bands than the multispectral one. Are the HSI and MSI inputs swapped?")
-    if hsi.count < 2:
-        raise InvalidInputError("the HSI has a single band; a hyperspectral image needs several bands")
 
     hsi_t = hsi.transform
     if not hsi.georeferenced and not msi.georeferenced:
@@ -392,6 +394,15 @@ def check_pair(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> tuple:
             "show the same place and share the CRS")
     hwin = (r0, c0, r1 - r0, c1 - c0)
     mwin = (oy + r0 * scale, ox + c0 * scale, (r1 - r0) * scale, (c1 - c0) * scale)
+    from .kernels import default_kernel_size
+
+    k = default_kernel_size(scale)
+    need = max(2, -(-k // scale))
+    if hwin[2] < need or hwin[3] < need:
+        raise InvalidInputError(
+            f"the common area of the HSI and MSI is only {hwin[3]}x{hwin[2]} HSI pixels ({mwin[3]}x{mwin[2]} MSI "
+            f"pixels): too small for scale {scale} and its {k}x{k} MSI-pixel blur kernel. Use rasters that share "
+            f"at least {need}x{need} HSI pixels ({need * scale}x{need * scale} MSI pixels)")
     if hwin != (0, 0, hsi.height, hsi.width) or mwin != (0, 0, msi.height, msi.width):
         warnings.append(
             f"the inputs only partly overlap: cropped to the common area, HSI {hwin[3]}x{hwin[2]} pixels "
