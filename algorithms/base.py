@@ -29,6 +29,21 @@ ICON = os.path.join(PLUGIN_DIR, "icon.svg")
 HELP_URL = "https://github.com/hsi-blind-fusion/hsi_blind_fusion"
 TORCH_VERSION = "2.13.0"
 DEVICES = ["auto", "cpu", "cuda"]
+#: option keys of MSI_SENSOR / HSI_SENSOR (the tables are in core/sensor_presets.py, which imports numpy).
+MSI_SENSORS = ["auto", "none", "sentinel2_10m", "sentinel2_all", "landsat_oli", "rgb"]
+HSI_SENSORS = ["auto", "none", "enmap", "prisma", "hyperion"]
+MSI_SENSOR_HELP = (
+    "Gaussian starting responses from the published band centres and widths of a multispectral sensor, used when no "
+    "response CSV (SRF) or degradation file is given; the estimation refines them. "
+    "auto: detected from the MSI's wavelength metadata (band count and centres), else Gaussians of 40 nm FWHM at the "
+    "MSI's band centres; with no wavelengths the response is estimated from the data alone. none: no preset. "
+    "sentinel2_10m: Sentinel-2A/2B MSI B2, B3, B4, B8 (in this order). sentinel2_all: all 13 Sentinel-2 bands "
+    "(or 12 without B10, as in L2A products). landsat_oli: Landsat 8/9 OLI B1-B7 (or B1-B7 and B9). rgb: a generic "
+    "RGB camera, bands red, green, blue. Needs the HSI's wavelengths (from the raster or HSI_SENSOR).")
+HSI_SENSOR_HELP = (
+    "Nominal band centres of a hyperspectral sensor, used only when the HSI raster carries no wavelengths. "
+    "auto: chosen by band count (EnMAP 224, PRISMA 239, Hyperion 242 bands). none: no wavelengths. "
+    "enmap, prisma, hyperion: that sensor (the band count must match). The fused image gets these wavelengths.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +226,24 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
     def add_seed_param(self):
         self.add_int("SEED", "Random seed", 0, 0, None,
                      "Seed of every random choice; the same seed gives the same result on the CPU.", advanced=True)
+
+    def add_sensor_params(self):
+        """MSI_SENSOR / HSI_SENSOR: preset starting responses and HSI wavelengths (core/sensor_presets.py)."""
+        self.add_enum("MSI_SENSOR", "MSI sensor (starting spectral response)", MSI_SENSORS, "auto", MSI_SENSOR_HELP)
+        self.add_enum("HSI_SENSOR", "HSI sensor (wavelengths when the raster has none)", HSI_SENSORS, "auto",
+                      HSI_SENSOR_HELP, advanced=True)
+
+    def apply_sensor_presets(self, parameters, context, feedback, inputs):
+        """Apply MSI_SENSOR / HSI_SENSOR to the loaded inputs (starting response, HSI wavelengths); returns
+        where the starting response comes from, for the log and the report."""
+        from ..core import sensor_presets
+
+        msi_sensor = self.parameterAsEnumString(parameters, "MSI_SENSOR", context) or "auto"
+        hsi_sensor = self.parameterAsEnumString(parameters, "HSI_SENSOR", context) or "auto"
+        res = sensor_presets.apply_to_inputs(inputs, msi_sensor, hsi_sensor)
+        for m in res.messages:
+            feedback.pushInfo(self.tr(m))
+        return f"{res.source} (MSI_SENSOR={msi_sensor}, HSI_SENSOR={hsi_sensor})"
 
     # -- parameter readers --------------------------------------------------------------------
     def raster_path(self, parameters, name, context):

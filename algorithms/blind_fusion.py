@@ -8,7 +8,7 @@ from .base import CoreProgress, HsiFusionAlgorithm
 SRF_HELP = ("Optional CSV with the starting spectral response: either a table with one row per MSI band and one "
             "column per HSI band (a header row and a label column are allowed), or response curves: first column "
             "wavelength in nm, then one column per MSI band (the HSI must then carry wavelengths). The estimation "
-            "refines it. Without it, the response is estimated from the data alone.")
+            "refines it. Without it, MSI_SENSOR gives the starting response (or none: estimated from the data alone).")
 SCALE_HELP = ("Ratio of HSI to MSI pixel size (an integer). 0 derives it from the pixel sizes; a non-zero value "
               "must agree with them.")
 
@@ -19,15 +19,29 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
     REQUIRES = ("torch", "onnxruntime", "rasterio", "scipy")
     HELP = (
         "Fuses a low-resolution hyperspectral image (HSI) with a high-resolution multispectral image (MSI) of the "
-        "same scene into a hyperspectral image at the MSI's resolution. The blur kernel and the spectral response "
-        "that relate the two sensors are estimated from the images (blind fusion); give a response table or a "
-        "degradation file from 'Estimate sensor degradation' to start from.\n\n"
-        "Inputs: both rasters in the same CRS, the HSI pixel an integer multiple of the MSI pixel, grids aligned "
-        "(HSI pixel edges on MSI pixel edges); only the common area is processed. Nodata pixels are left out.\n"
-        "Output: a float32 GeoTIFF on the MSI grid with one band per HSI band (names and wavelengths of the HSI), "
-        "optionally the estimated degradation (JSON) and an HTML report.\n"
-        "Tips: fewer outer iterations run faster at some loss of quality; DEVICE=cuda needs an NVIDIA GPU and a "
-        "CUDA build of torch.")
+        "same scene into a hyperspectral image at the MSI's resolution. The blur kernel of the HSI (relative to the "
+        "MSI grid) and the spectral response of the MSI bands are estimated from the two images (blind fusion), "
+        "then the fused image is reconstructed.\n\n"
+        "Inputs\n"
+        "- HSI and MSI rasters (GeoTIFF, ENVI, ...) in the same CRS, the HSI pixel an integer multiple of the MSI "
+        "pixel, grids aligned (HSI pixel edges on MSI pixel edges). Only the common area is processed; nodata "
+        "pixels are left out.\n"
+        "- Optional starting points: a response CSV (SRF), a sensor preset (MSI_SENSOR, detected automatically "
+        "from wavelength metadata), or a degradation JSON from 'Estimate sensor degradation'.\n\n"
+        "Outputs\n"
+        "- OUTPUT: float32 GeoTIFF on the MSI grid, one band per HSI band (HSI band names and wavelengths).\n"
+        "- OUTPUT_DEGRADATION (optional): the estimated kernel and response as JSON.\n"
+        "- REPORT (optional): an HTML page with the kernel and responses beside their starting points, colour "
+        "previews, per-band consistency residuals, loss curves, settings, timings and the device.\n\n"
+        "Tips\n"
+        "- Start with fewer outer iterations (e.g. 10) to check the setup, then use the default 40.\n"
+        "- Give MSI_SENSOR (or let 'auto' detect it) when the MSI is Sentinel-2, Landsat 8/9 or an RGB camera: "
+        "the response estimate starts closer to the truth.\n"
+        "- DEVICE=cuda needs an NVIDIA GPU and a CUDA build of torch.\n\n"
+        "Limits\n"
+        "- The whole common area is held in memory: crop large scenes first.\n"
+        "- One kernel and one response for the whole scene; the inputs must be co-registered and acquired close "
+        "in time.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_raster("HSI", "Low-resolution hyperspectral image (HSI)",
@@ -36,6 +50,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
                         "The multispectral raster: fewer bands than the HSI, fine pixels. The output uses its grid.")
         self.add_int("SCALE", "Scale factor (0 = from pixel sizes)", 0, 0, 64, SCALE_HELP)
         self.add_file("SRF", "Starting spectral response (CSV)", "CSV files (*.csv *.txt)", SRF_HELP)
+        self.add_sensor_params()
         self.add_file("DEGRADATION", "Starting degradation (JSON from 'Estimate sensor degradation')",
                       "JSON files (*.json)",
                       "Optional kernel and response estimated earlier; the fusion starts from them.")
@@ -50,7 +65,9 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         self.add_file_dest("OUTPUT_DEGRADATION", "Estimated degradation (JSON)", "JSON files (*.json)",
                            "Optional: the estimated kernel and response, reusable as DEGRADATION.")
         self.add_file_dest("REPORT", "Report (HTML)", "HTML files (*.html)",
-                           "Optional: an HTML page with settings, timings, the kernel and responses.")
+                           "Optional: an HTML page (figures embedded) with the kernel and responses beside their starting "
+                           "points, colour previews, per-band residuals, losses, settings, timings and device. QGIS "
+                           "opens it in the results viewer.")
 
     def process(self, parameters, context, feedback):
         from ..core import pipeline
@@ -76,6 +93,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
                             (report, (".html", ".htm"), "output REPORT")], (hsi, msi, srf, deg))
         inputs = pipeline.load_inputs(hsi, msi, scale, srf, deg, cancel=feedback.isCanceled)
         self.push_warnings(feedback, inputs.warnings)
+        srf_source = self.apply_sensor_presets(parameters, context, feedback, inputs)
         feedback.pushInfo(self.tr(
             f"HSI {inputs.pair.hsi.data.shape}, MSI {inputs.pair.msi.data.shape}, scale {inputs.scale}"))
         from ..core import raster_io
@@ -101,7 +119,8 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         if report:
             if feedback.isCanceled():
                 self.raise_cancelled()
-            settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(estimated)", "DEGRADATION": deg or "(none)",
+            settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(none)", "starting response": srf_source,
+                        "DEGRADATION": deg or "(none)",
                         "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "DEVICE": device, "SEED": seed}
             pipeline.save_report(inputs, result, self.stage(report), self.tr("Blind HSI-MSI fusion"), settings,
                                  {"read": inputs.read_seconds, "fusion (total)": fuse_s})

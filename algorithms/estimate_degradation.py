@@ -11,24 +11,40 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
     NAME = "estimatedegradation"
     DISPLAY = "Estimate sensor degradation"
     HELP = (
-        "Estimates, from an LR hyperspectral image (HSI) and an HR multispectral image (MSI) of the same scene, "
-        "the blur kernel of the HSI sensor (relative to the MSI grid) and the spectral response of the MSI bands "
-        "(rows = MSI bands, columns = HSI bands, rows summing to 1), without fusing.\n\n"
-        "Output: a JSON file {\"scale\", \"kernel\", \"srf\", \"hsi_wavelengths_nm\", \"msi_wavelengths_nm\"} "
-        "that 'Blind HSI-MSI fusion' accepts as DEGRADATION (also in graphical models), and an optional HTML "
-        "report. Input requirements are those of the fusion.")
+        "Estimates, from a low-resolution hyperspectral image (HSI) and a high-resolution multispectral image (MSI) "
+        "of the same scene, the blur kernel of the HSI sensor (relative to the MSI grid) and the spectral response "
+        "of the MSI bands, without fusing. Fast (seconds): useful to check a sensor pair or to reuse the estimate "
+        "in several fusions.\n\n"
+        "Inputs\n"
+        "- HSI and MSI rasters, with the same requirements as 'Blind HSI-MSI fusion' (same CRS, integer pixel-size "
+        "ratio, aligned grids).\n"
+        "- Optional starting response: a CSV (SRF) or a sensor preset (MSI_SENSOR).\n\n"
+        "Outputs\n"
+        "- OUTPUT: a JSON file with scale, kernel, srf (rows = MSI bands, columns = HSI bands, rows summing to 1), "
+        "msi_gain and the wavelengths; 'Blind HSI-MSI fusion' takes it as DEGRADATION (also in graphical "
+        "models).\n"
+        "- REPORT (optional): an HTML page with the kernel and responses beside their starting points, colour "
+        "previews and the per-band residuals of the estimate.\n\n"
+        "Tips\n"
+        "- Compare the estimated responses with the sensor's published ones in the report: a response far from "
+        "them often means misregistered inputs.\n\n"
+        "Limits\n"
+        "- One kernel and one response for the whole scene.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_raster("HSI", "Low-resolution hyperspectral image (HSI)", "The hyperspectral raster.")
         self.add_raster("MSI", "High-resolution multispectral image (MSI)", "The multispectral raster.")
         self.add_int("SCALE", "Scale factor (0 = from pixel sizes)", 0, 0, 64, SCALE_HELP)
         self.add_file("SRF", "Starting spectral response (CSV)", "CSV files (*.csv *.txt)", SRF_HELP)
+        self.add_sensor_params()
         self.add_device_param()
         self.add_seed_param()
         self.add_file_dest("OUTPUT", "Estimated degradation (JSON)", "JSON files (*.json)",
                            "Kernel, response, scale and wavelengths as JSON.", optional=False)
         self.add_file_dest("REPORT", "Report (HTML)", "HTML files (*.html)",
-                           "Optional: an HTML page with the kernel and responses.")
+                           "Optional: an HTML page (figures embedded) with the kernel and responses beside their starting "
+                           "points, colour previews, per-band residuals, losses, settings, timings and device. QGIS "
+                           "opens it in the results viewer.")
 
     def process(self, parameters, context, feedback):
         from ..core import pipeline
@@ -48,6 +64,7 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
                            (hsi, msi, srf))
         inputs = pipeline.load_inputs(hsi, msi, scale, srf, cancel=feedback.isCanceled)
         self.push_warnings(feedback, inputs.warnings)
+        srf_source = self.apply_sensor_presets(parameters, context, feedback, inputs)
         from ..core import raster_io
 
         raster_io.check_free_space({out: 100_000, report: 2_000_000})
@@ -62,7 +79,8 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
             self.raise_cancelled()
         pipeline.save_degradation(inputs, deg, self.stage(out))
         if report:
-            settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(estimated)", "DEVICE": device, "SEED": seed}
+            settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(none)", "starting response": srf_source,
+                        "DEVICE": device, "SEED": seed}
             pipeline.save_report(inputs, deg, self.stage(report), self.tr("Estimated sensor degradation"), settings,
                                  {"read": inputs.read_seconds, "estimation (total)": est_s})
         self.commit_outputs(feedback)

@@ -13,10 +13,20 @@ class FusionQualityAlgorithm(HsiFusionAlgorithm):
     GROUP = "Tools"
     GROUP_ID = "tools"
     HELP = (
-        "Scores a fused hyperspectral image against a reference of the same grid and bands: RMSE (image units), "
-        "PSNR (dB, peak = reference maximum), SAM (mean spectral angle, degrees), SSIM (mean over bands) and "
-        "ERGAS (needs SCALE, the HSI/MSI pixel-size ratio of the fusion). Pixels that are nodata in either "
-        "raster are left out. Results are numeric outputs (usable in models) and optionally a CSV.")
+        "Scores a fused hyperspectral image against a reference of the same grid and bands.\n\n"
+        "Inputs\n"
+        "- REFERENCE: the true high-resolution hyperspectral image; FUSED: the image to score, same size and "
+        "bands.\n"
+        "- SCALE: the HSI/MSI pixel-size ratio of the fusion, for ERGAS (0 skips ERGAS).\n\n"
+        "Outputs\n"
+        "- RMSE (image units), PSNR (dB, peak = reference maximum), SAM (mean spectral angle, degrees), SSIM "
+        "(mean over bands), ERGAS: numeric outputs, usable in graphical models.\n"
+        "- OUTPUT_CSV (optional): the metrics as CSV.\n\n"
+        "Tips\n"
+        "- Pixels that are nodata in either raster are left out.\n\n"
+        "Limits\n"
+        "- Needs a reference: on real data without one, look at the consistency residuals of the fusion report "
+        "instead.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_raster("REFERENCE", "Reference (truth) image", "The true high-resolution hyperspectral image.")

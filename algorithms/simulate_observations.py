@@ -11,14 +11,23 @@ class SimulateObservationsAlgorithm(HsiFusionAlgorithm):
     GROUP = "Tools"
     GROUP_ID = "tools"
     HELP = (
-        "Simulates the two observations that 'Blind HSI-MSI fusion' takes, from a high-resolution hyperspectral "
-        "raster (for tutorials and benchmarks with a known truth).\n\n"
-        "LR-HSI = (input blurred by the kernel), every SCALE-th pixel starting at SCALE // 2, plus noise: its "
-        "pixels cover exactly SCALE x SCALE input pixels, so its grid has the input's origin and SCALE times its "
-        "pixel size. HR-MSI = spectral response x input, plus noise, on the input grid (cropped to a multiple "
-        "of SCALE). The kernel is a Gaussian (size, sigma) or read from a file (.npy, .csv, .txt); the response "
-        "from a CSV (table MSI x HSI bands, or wavelength + one column per MSI band), or, without a file, Gaussian "
-        "Sentinel-2 bands within the input's wavelengths. Wavelengths are carried to the HSI output.")
+        "Simulates the two observations that 'Blind HSI-MSI fusion' takes from a high-resolution hyperspectral "
+        "raster, for tutorials and benchmarks with a known truth.\n\n"
+        "Inputs\n"
+        "- INPUT: a high-resolution hyperspectral raster (the truth).\n"
+        "- The blur: a Gaussian kernel (KERNEL_SIZE, KERNEL_SIGMA) or a kernel file (.npy, .csv, .txt).\n"
+        "- The spectral response: a CSV (table MSI x HSI bands, or wavelength + one column per MSI band); "
+        "without it, Gaussian Sentinel-2 bands within the input's wavelengths.\n\n"
+        "Outputs\n"
+        "- OUTPUT_HSI: the input blurred, every SCALE-th pixel kept (starting at SCALE // 2), plus noise; its "
+        "pixels cover exactly SCALE x SCALE input pixels (same origin, SCALE times the pixel size); the input's "
+        "wavelengths are copied.\n"
+        "- OUTPUT_MSI: the response applied to the input, plus noise, on the input grid (cropped to a multiple of "
+        "SCALE).\n\n"
+        "Tips\n"
+        "- Score a fusion of the two outputs against INPUT with 'Fusion quality'.\n\n"
+        "Limits\n"
+        "- White Gaussian noise only (SNR_DB per band); no striping, smile or misregistration.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_raster("INPUT", "High-resolution hyperspectral image", "The truth to degrade.")

@@ -34,11 +34,12 @@ def test_provider_and_parameters():
     assert prov.name() == "HSI blind fusion"
     assert sorted(a.id() for a in prov.algorithms()) == sorted(IDS)
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
-    assert names("hsifusion:blindfusion") == ["HSI", "MSI", "SCALE", "SRF", "DEGRADATION", "OUTER_ITERATIONS",
+    assert names("hsifusion:blindfusion") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
+                                              "DEGRADATION", "OUTER_ITERATIONS",
                                               "INNER_ITERATIONS", "DEVICE", "SEED", "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
-    assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "DEVICE", "SEED", "OUTPUT",
-                                                      "REPORT"]
+    assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
+                                                      "DEVICE", "SEED", "OUTPUT", "REPORT"]
     assert set(names("hsifusion:simulateobservations")) == {
         "INPUT", "KERNEL_SIZE", "KERNEL_SIGMA", "KERNEL_FILE", "SRF", "SCALE", "SNR_DB", "SEED", "OUTPUT_HSI",
         "OUTPUT_MSI"}
