@@ -11,7 +11,7 @@ export PYTHONPATH := $(ROOT)/.qgis/plugins
 export PYTHONUNBUFFERED := 1
 export OMP_NUM_THREADS ?= $(shell nproc)
 
-.PHONY: setup test test-core demo benchmark zip clean
+.PHONY: setup test test-core demo benchmark zip screenshots clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +27,12 @@ demo: setup
 
 benchmark: setup
 	$(PY) benchmarks/quality.py
+
+zip:
+	python3 scripts/build_zip.py --out $(ROOT)/dist
+
+screenshots: setup
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf demo-output .pytest_cache
