@@ -4,7 +4,7 @@
     .venv/bin/python -m hsi_blind_fusion.training.train_backbone --minutes 20
 
 (run from the directory above the repository, or with the repository's parent on PYTHONPATH).
-One thread, time-limited; logs to stdout and to models/backbone_train.log. Loss: L1 between the
+One thread, time-limited; logs to stdout and to training/logs/backbone_train.log. Loss: L1 between the
 corrected band and the truth, both divided by the band's level (the features' normalization);
 "base" is the same L1 for the classical estimate, so loss/base < 1 means the backbone improves it.
 """
@@ -41,7 +41,8 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "backbone_train.log", "w")
+    (ROOT / "training" / "logs").mkdir(parents=True, exist_ok=True)
+    log = open(ROOT / "training" / "logs" / "backbone_train.log", "w")
 
     def say(msg):
         print(msg, flush=True)

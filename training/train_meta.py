@@ -13,7 +13,7 @@ same loss at the meta weights themselves, so that step 0 is already a good image
 At the end, on held-out tasks (different random draws), it records PSNR after n adaptation steps
 from the random (zero last layer) init and from the meta-learned init, and how many steps the
 meta-learned init needs to reach the random init's PSNR after 100 and 200 steps.
-Writes models/meta_init.pt and models/meta_init.json; logs to models/meta_train.log.
+Writes models/meta_init.pt and models/meta_init.json; logs to training/logs/meta_train.log.
 """
 from __future__ import annotations
 
@@ -117,7 +117,8 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "meta_train.log", "w")
+    (ROOT / "training" / "logs").mkdir(parents=True, exist_ok=True)
+    log = open(ROOT / "training" / "logs" / "meta_train.log", "w")
 
     def say(msg):
         print(msg, flush=True)
