@@ -3,15 +3,18 @@ by alternating optimization (the method of Nie, Zhang, Wei et al.), with ``separ
 ``joint`` modes for ablation.
 
 The reconstruction network is fitted on random crops (plus a margin covering the kernel and the
-network's receptive field), so one step costs the same for a 512² lab cube or a large scene; the
-final image is one tiled forward pass over the whole grid.
+network's receptive field), so one step costs the same for a 512² lab cube or a large scene. The
+final image is produced tile by tile; every stage after the (LR-sized) estimation is local, and
+each tile is computed with a margin that covers the whole chain's reach, so tiles match the
+whole-image result to float precision (no seams, no blending needed). Large scenes are never held
+as a whole HR cube: tiles go to a ``writer`` callback when one is given.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -21,7 +24,7 @@ from .devices import resolve_device, seed_everything
 from .errors import Cancelled, InvalidInputError
 from .estimation import Degradation, NormalizedPair, estimate_normalized, normalize_pair
 from .backbone import backbone_estimate
-from .initial_estimate import regression_estimate
+from .initial_estimate import ClassicalEstimator, fit_classical
 from .meta_init import load_meta_weights
 from .operators import blur_downsample, project
 from .reconstruction_net import ReconstructionNet, guidance_features, spectral_subspace
@@ -58,7 +61,13 @@ class FusionSettings:
     depth: int = 3
     crop_size: int | None = None
     initial: str = "auto"        # "auto" (backbone when its model loads, else classical), "backbone", "classical"
+    tv_weight: float | None = None   # total-variation prior on the image; None = from the MSI noise
+    tile_size: int | None = None     # HR tile side for the output; None = from available memory
+    cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights when models/ has them
+
+
+Writer = Callable[[slice, slice, np.ndarray], None]
 
 
 def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.ndarray | None = None,
@@ -67,13 +76,15 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
          cancel: Cancel | None = None, degradation: Degradation | None = None,
          hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None,
          kernel_size: int | None = None, hsi_wavelengths: np.ndarray | None = None,
-         settings: FusionSettings | None = None) -> FusionResult:
+         settings: FusionSettings | None = None, writer: Optional[Writer] = None) -> FusionResult:
     """Fuse ``hsi`` ``(bands, h, w)`` with ``msi`` ``(msi_bands, H, W)`` into ``(bands, H, W)``.
 
     ``srf`` is a starting response (rows = MSI bands); ``degradation`` a starting K and P (e.g.
     from :func:`estimate_degradation`). ``outer_iterations=0`` returns the starting estimate.
     ``progress(fraction, message)`` is called regularly; ``cancel()`` returning True raises
-    :class:`Cancelled` within about a second. Masks mark valid pixels (False = nodata).
+    :class:`Cancelled` within about a second. Masks mark valid pixels (False = nodata, NaN in
+    the output). With ``writer(rows, cols, block)`` the image is handed over tile by tile (in the
+    HSI's units) and ``result.image`` is None: the whole HR cube never sits in memory.
     """
     cfg = settings or FusionSettings()
     cfg.outer_iterations, cfg.inner_iterations, cfg.mode = int(outer_iterations), int(inner_iterations), mode
@@ -111,44 +122,77 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     kernel0 = torch.as_tensor(deg.kernel, dtype=torch.float32, device=dev)
     srf0 = torch.as_tensor(deg.diagnostics["srf_normalized_units"], dtype=torch.float32, device=dev)
     with torch.no_grad():
-        x_base, initial_method = _initial_estimate(cfg.initial, y, z, kernel0, srf0, pair.scale, hv)
+        scene = _SceneWindows.build(cfg, y, z, hv, kernel0, srf0, pair.scale, report.check)
     timings["initial_estimate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    fitter = _Fitter(cfg, pair, y, z, hv, mv, x_base, deg, dev, seed, report)
-    x, kernel, srf_n, losses = fitter.run()
+    fitter = _Fitter(cfg, pair, scene, y, z, hv, mv, deg, dev, seed, report)
+    kernel, srf_n, losses = fitter.run()
     timings["fusion"] = time.perf_counter() - t
-    report(1.0, "done")
 
-    image = x.detach().cpu().numpy() * pair.y_unit
-    if float(np.nanmin(pair.y)) >= 0:
-        np.maximum(image, 0, out=image)
-    image = image.astype(np.float32)
-    image[:, ~pair.msi_valid] = np.nan
-    lr_invalid = ~pair.hsi_valid
-    if lr_invalid.any():
-        up = np.kron(lr_invalid, np.ones((pair.scale, pair.scale), dtype=bool))
-        image[:, up] = np.nan
+    t = time.perf_counter()
+    out = _Output(pair, writer)
+    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], scene.margin, pair.scale)
+    fitter.render(tile, out.put)
+    timings["write"] = time.perf_counter() - t
+    report(1.0, "done")
     return FusionResult(
-        image=image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
+        image=out.image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
         msi_gain=srf_n.sum(axis=1) * pair.z_unit / pair.y_unit,
         initial_kernel=deg.initial_kernel, initial_srf=deg.initial_srf,
         diagnostics={"losses": losses, "timings": timings, "device": str(dev), "mode": mode,
                      "outer_iterations": cfg.outer_iterations, "inner_iterations": cfg.inner_iterations,
-                     "initial_estimate": initial_method, "meta_initialized": fitter.meta_initialized,
+                     "initial_estimate": scene.method, "meta_initialized": fitter.meta_initialized,
+                     "tv_weight": fitter.tv_weight, "tile_size": tile, "cached": scene.cached,
                      "seed": seed, "estimated_kernel": deg.kernel, "estimated_srf": deg.srf,
                      "estimation_residuals": deg.diagnostics.get("estimation_residuals", [])})
 
 
-def _initial_estimate(method: str, y, z, kernel, srf, scale: int, hsi_valid) -> tuple[torch.Tensor, str]:
-    """The starting HR image: the pre-trained backbone when asked for (or "auto") and available."""
-    if method not in ("auto", "backbone", "classical"):
-        raise InvalidInputError(f"unknown initial estimate {method!r}; use auto, backbone or classical")
-    if method != "classical":
-        x = backbone_estimate(y, z, kernel, srf, scale)
-        if x is not None:
-            return x, "backbone"
-    return regression_estimate(y, z, kernel, scale, hsi_valid=hsi_valid), "classical"
+def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int | None = None) -> int:
+    """The largest HR tile whose working set (about 8 float32 cubes of the tile plus its margin)
+    fits a quarter of the available memory, capped at 2 GB; a multiple of the scale."""
+    budget = budget_bytes or min(2 << 30, _available_memory() // 4)
+    side = int(math.sqrt(budget / (bands * 4 * 8))) - 2 * margin
+    side = max(128, min(2048, side))
+    return max(scale, side // scale * scale)
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
+
+
+class _Output:
+    """Collects tiles into one array, or passes them to the caller's writer, in the HSI's units."""
+
+    def __init__(self, pair: NormalizedPair, writer: Optional[Writer]):
+        self.pair, self.writer = pair, writer
+        self.clip = float(np.nanmin(pair.y)) >= 0
+        bands, (height, width) = pair.y.shape[0], pair.z.shape[1:]
+        self.image = None if writer else np.empty((bands, height, width), dtype=np.float32)
+
+    def put(self, rows: slice, cols: slice, block: torch.Tensor) -> None:
+        p, s = self.pair, self.pair.scale
+        b = block.detach().cpu().numpy().astype(np.float32) * np.float32(p.y_unit)
+        if self.clip:
+            np.maximum(b, 0, out=b)
+        invalid = ~p.msi_valid[rows, cols]
+        lr_invalid = ~p.hsi_valid[rows.start // s : -(-rows.stop // s), cols.start // s : -(-cols.stop // s)]
+        if lr_invalid.any():
+            up = np.kron(lr_invalid, np.ones((s, s), dtype=bool))
+            r0, c0 = rows.start - rows.start // s * s, cols.start - cols.start // s * s
+            invalid |= up[r0 : r0 + b.shape[1], c0 : c0 + b.shape[2]]
+        b[:, invalid] = np.nan
+        if self.writer:
+            self.writer(rows, cols, b)
+        else:
+            self.image[:, rows, cols] = b
 
 
 def _padded_basis(basis: torch.Tensor, dims: int) -> torch.Tensor:
@@ -156,6 +200,68 @@ def _padded_basis(basis: torch.Tensor, dims: int) -> torch.Tensor:
     if basis.shape[1] >= dims:
         return basis
     return torch.cat([basis, basis.new_zeros(basis.shape[0], dims - basis.shape[1])], dim=1)
+
+
+class _SceneWindows:
+    """The starting image and the network's guidance on any HR window.
+
+    Small scenes keep both as whole arrays (fast slicing); large ones compute each window from
+    the classical estimator with enough margin to be exact.
+    """
+
+    def __init__(self, estimator: ClassicalEstimator | None, x_full: torch.Tensor | None,
+                 y: torch.Tensor, z: torch.Tensor, basis: torch.Tensor, scale: int, method: str):
+        self.estimator, self.x_full, self.y, self.z = estimator, x_full, y, z
+        self.basis, self.scale, self.method = basis, scale, method
+        self.cached = x_full is not None
+        self.features_full: torch.Tensor | None = None
+        self.kernel = self.srf = None
+
+    @classmethod
+    def build(cls, cfg: FusionSettings, y, z, hv, kernel, srf, scale: int,
+              check: Callable[[], None]) -> "_SceneWindows":
+        if cfg.initial not in ("auto", "backbone", "classical"):
+            raise InvalidInputError(f"unknown initial estimate {cfg.initial!r}; use auto, backbone or classical")
+        basis = _padded_basis(spectral_subspace(y, cfg.subspace_dims), cfg.subspace_dims)
+        bands, (height, width) = y.shape[0], z.shape[1:]
+        fits = bands * height * width * 4 * 3 + 4 * cfg.subspace_dims * height * width * 4 <= cfg.cache_limit_bytes
+        if fits and cfg.initial != "classical":
+            x = backbone_estimate(y, z, kernel, srf, scale)
+            if x is not None:
+                return cls(None, x, y, z, basis, scale, "backbone")
+        estimator = fit_classical(y, z, kernel, scale, hsi_valid=hv, check=check)
+        x_full = estimator.whole(check) if fits else None
+        return cls(estimator, x_full, y, z, basis, scale, "classical")
+
+    @property
+    def margin(self) -> int:
+        return self.estimator.margin if self.estimator is not None else 0
+
+    def set_degradation(self, kernel: torch.Tensor, srf: torch.Tensor) -> None:
+        """New K and P: the guidance changes (recomputed at once when cached)."""
+        self.kernel, self.srf = kernel.detach(), srf.detach()
+        if self.cached:
+            self.features_full = guidance_features(self.x_full, self.y, self.z, self.kernel, self.srf,
+                                                   self.scale, self.basis)
+
+    def x_base(self, rows: slice, cols: slice) -> torch.Tensor:
+        if self.cached:
+            return self.x_full[:, rows, cols]
+        return self.estimator.region(rows, cols)
+
+    def features(self, rows: slice, cols: slice) -> torch.Tensor:
+        if self.cached:
+            return self.features_full[:, rows, cols]
+        s = self.scale
+        grow = s * math.ceil((self.kernel.shape[-1] // 2 + 3 * s) / s)
+        height, width = self.z.shape[1:]
+        r0, c0 = max(0, (rows.start - grow) // s * s), max(0, (cols.start - grow) // s * s)
+        r1 = min(height, -(-(rows.stop + grow) // s) * s)
+        c1 = min(width, -(-(cols.stop + grow) // s) * s)
+        xb = self.estimator.region(slice(r0, r1), slice(c0, c1))
+        f = guidance_features(xb, self.y[:, r0 // s : r1 // s, c0 // s : c1 // s], self.z[:, r0:r1, c0:c1],
+                              self.kernel, self.srf, s, self.basis)
+        return f[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
 
 
 class _Reporter:
@@ -183,22 +289,20 @@ class _Reporter:
 class _Fitter:
     """The per-scene optimization of the network (and of K and P, depending on the mode)."""
 
-    def __init__(self, cfg: FusionSettings, pair: NormalizedPair, y, z, hv, mv, x_base,
+    def __init__(self, cfg: FusionSettings, pair: NormalizedPair, scene: _SceneWindows, y, z, hv, mv,
                  deg: Degradation, dev: torch.device, seed: int, report: _Reporter):
-        self.cfg, self.pair, self.y, self.z, self.dev, self.report = cfg, pair, y, z, dev, report
+        self.cfg, self.pair, self.scene, self.y, self.z, self.dev, self.report = cfg, pair, scene, y, z, dev, report
         self.hv, self.mv = hv.float(), mv.float()
-        self.x_base = x_base
         self.scale = pair.scale
         self.kernel_layer = KernelLayer(deg.kernel).to(dev)
         self.response_layer = ResponseLayer(deg.diagnostics["srf_normalized_units"]).to(dev)
-        self.basis = _padded_basis(spectral_subspace(x_base, cfg.subspace_dims), cfg.subspace_dims)
         self.net = ReconstructionNet(cfg.subspace_dims, cfg.width, cfg.depth).to(dev)
         self.meta_initialized = bool(cfg.meta_init) and load_meta_weights(self.net)
         self.rng = np.random.default_rng(seed)
         self.crop = self._crop_size()
         radius = self.kernel_layer.size // 2 + self.net.receptive_radius + 1
         self.margin = self.scale * math.ceil(radius / self.scale)
-        self.features = None
+        self.tv_weight = cfg.tv_weight if cfg.tv_weight is not None else _tv_weight_for_noise(z)
 
     def _crop_size(self) -> tuple[int, int]:
         s = self.scale
@@ -206,14 +310,14 @@ class _Fitter:
         height, width = self.z.shape[1:]
         return (min(height, s * max(1, want // s)), min(width, s * max(1, want // s)))
 
-    def refresh_features(self) -> None:
+    def refresh(self) -> None:
         with torch.no_grad():
-            self.features = guidance_features(self.x_base, self.y, self.z, self.kernel_layer(),
-                                              self.response_layer(), self.scale, self.basis)
+            self.scene.set_degradation(self.kernel_layer(), self.response_layer())
 
     def image_on(self, region: tuple[slice, slice]) -> torch.Tensor:
         rs, cs = region
-        return self.x_base[:, rs, cs] + torch.einsum("cl,lhw->chw", self.basis, self.net(self.features[:, rs, cs]))
+        correction = self.net(self.scene.features(rs, cs))
+        return self.scene.x_base(rs, cs) + torch.einsum("cl,lhw->chw", self.scene.basis, correction)
 
     def sample_region(self):
         """A random crop (rows/cols multiples of the scale) and its margin-extended region."""
@@ -229,14 +333,18 @@ class _Fitter:
         return (slice(R0, R1), slice(C0, C1)), inner, lr_inner, (slice(r0, r0 + ch), slice(c0, c0 + cw)), lr_global
 
     def loss(self, x_region, kernel, srf, sample) -> torch.Tensor:
-        """``mean|(X*K)↓s − Y| + mean|P·X − Z|`` over valid pixels of the crop."""
+        """``mean|(X*K)↓s − Y| + mean|P·X − Z|`` over valid pixels of the crop (+ TV prior)."""
         region, inner, lr_inner, hr_global, lr_global = sample
         y_hat = blur_downsample(x_region, kernel, self.scale)[:, lr_inner[0], lr_inner[1]]
         w_lr = self.hv[lr_global]
         lr_term = (torch.abs(y_hat - self.y[:, lr_global[0], lr_global[1]]) * w_lr).sum() / (w_lr.sum() * y_hat.shape[0] + 1e-12)
-        z_hat = project(x_region[:, inner[0], inner[1]], srf)
+        xi = x_region[:, inner[0], inner[1]]
+        z_hat = project(xi, srf)
         w_hr = self.mv[hr_global]
         hr_term = (torch.abs(z_hat - self.z[:, hr_global[0], hr_global[1]]) * w_hr).sum() / (w_hr.sum() * z_hat.shape[0] + 1e-12)
+        if self.tv_weight > 0:
+            tv = (xi[:, 1:] - xi[:, :-1]).abs().mean() + (xi[:, :, 1:] - xi[:, :, :-1]).abs().mean()
+            return lr_term + hr_term + self.tv_weight * tv
         return lr_term + hr_term
 
     def run(self):
@@ -245,26 +353,25 @@ class _Fitter:
         opt_deg = torch.optim.Adam(list(self.kernel_layer.parameters()) + list(self.response_layer.parameters()),
                                    lr=cfg.lr_degradation)
         losses: dict[str, list[float]] = {"degradation": [], "reconstruction": []}
-        self.refresh_features()
+        self.refresh()
         total = max(1, cfg.outer_iterations)
         for outer in range(cfg.outer_iterations):
             if cfg.mode == "alternating":
                 losses["degradation"].append(self._steps(opt_deg, cfg.inner_iterations, train_net=False, train_deg=True))
-                self.refresh_features()
+                self.refresh()
                 losses["reconstruction"].append(self._steps(opt_net, cfg.inner_iterations, train_net=True, train_deg=False))
             elif cfg.mode == "separate":
                 losses["reconstruction"].append(self._steps(opt_net, cfg.inner_iterations, train_net=True, train_deg=False))
             else:
                 losses["reconstruction"].append(self._steps((opt_net, opt_deg), cfg.inner_iterations, train_net=True, train_deg=True))
-                self.refresh_features()
-            self.report(0.25 + 0.7 * (outer + 1) / total,
+                self.refresh()
+            self.report(0.25 + 0.65 * (outer + 1) / total,
                         f"fusion, outer iteration {outer + 1}/{cfg.outer_iterations}: loss {losses['reconstruction'][-1]:.3e}")
         with torch.no_grad():
             kernel = self.kernel_layer().cpu().numpy().astype(np.float64)
             srf = self.response_layer().cpu().numpy().astype(np.float64)
-            self.refresh_features()
-            x = self._full_image()
-        return x, kernel / kernel.sum(), srf, losses
+            self.refresh()
+        return kernel / kernel.sum(), srf, losses
 
     def _steps(self, optimizers, steps: int, train_net: bool, train_deg: bool) -> float:
         opts = optimizers if isinstance(optimizers, tuple) else (optimizers,)
@@ -272,11 +379,10 @@ class _Fitter:
         for _ in range(steps):
             self.report.check()
             sample = self.sample_region()
-            region = sample[0]
             for o in opts:
                 o.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(train_net):
-                x_region = self.image_on(region)
+                x_region = self.image_on(sample[0])
             if not train_net:
                 x_region = x_region.detach()
             with torch.set_grad_enabled(train_deg):
@@ -290,15 +396,27 @@ class _Fitter:
             total += float(loss.detach())
         return total / max(1, steps)
 
-    def _full_image(self, tile: int = 256) -> torch.Tensor:
-        """The whole HR image, computed in row bands with a halo so tiles meet without seams."""
-        height = self.z.shape[1]
+    def render(self, tile: int, put: Callable[[slice, slice, torch.Tensor], None]) -> None:
+        """The whole HR image, tile by tile; each tile is computed with a halo covering the
+        network's receptive field, so tiles meet without seams."""
+        height, width = self.z.shape[1:]
         halo = self.net.receptive_radius + 1
-        out = torch.empty_like(self.x_base)
-        for r0 in range(0, height, tile):
-            self.report.check()
-            r1 = min(height, r0 + tile)
-            a, b = max(0, r0 - halo), min(height, r1 + halo)
-            x = self.image_on((slice(a, b), slice(None)))
-            out[:, r0:r1] = x[:, r0 - a : r0 - a + (r1 - r0)]
-        return out
+        tiles = [(r0, c0) for r0 in range(0, height, tile) for c0 in range(0, width, tile)]
+        with torch.no_grad():
+            for i, (r0, c0) in enumerate(tiles):
+                self.report(0.9 + 0.1 * i / len(tiles), f"writing tile {i + 1}/{len(tiles)}")
+                r1, c1 = min(height, r0 + tile), min(width, c0 + tile)
+                a, b = max(0, r0 - halo), min(height, r1 + halo)
+                c, d = max(0, c0 - halo), min(width, c1 + halo)
+                x = self.image_on((slice(a, b), slice(c, d)))
+                put(slice(r0, r1), slice(c0, c1), x[:, r0 - a : r1 - a, c0 - c : c1 - c])
+
+
+def _tv_weight_for_noise(z: torch.Tensor) -> float:
+    """A total-variation weight that grows with the MSI noise (none for clean data)."""
+    from .initial_estimate import noise_sigma
+
+    signal = float(z.abs().mean().clamp_min(1e-12))
+    noise = float(noise_sigma(z).mean())
+    snr_db = 20 * math.log10(signal / max(noise, 1e-12))
+    return float(min(2.0, max(0.0, (38.0 - snr_db) / 8.0)))

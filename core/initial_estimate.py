@@ -9,10 +9,16 @@ the LR residual then make the estimate consistent with Y. MSI noise injected thi
 spectra of dark pixels (a poor SAM): where the local MSI signal-to-noise ratio is low, the
 spectral *shape* is taken from a slightly smoothed estimate while the per-pixel intensity keeps
 the detail.
+
+Every step after the LR coefficients is local, so :meth:`ClassicalEstimator.region` computes any
+window of the HR estimate from a window of the inputs plus a margin, exactly as the whole image
+would give it: large scenes are estimated tile by tile without seams.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,46 +27,132 @@ from .kernels import gaussian_kernel
 from .operators import blur, blur_downsample, upsample
 
 
-def regression_estimate(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
-                        hsi_valid: torch.Tensor | None = None, radius: int = 1, eps: float = 0.01,
-                        back_projections: int = 3, shape_sigma: float = 0.7,
-                        shape_snr: float = 30.0) -> torch.Tensor:
-    """``(bands, h, w)``, ``(msi_bands, H, W)`` -> ``(bands, H, W)`` in the same units as ``y``."""
-    height, width = z.shape[1:]
+@dataclass
+class ClassicalEstimator:
+    """Global, LR-sized parts of the estimate; HR windows are computed on demand."""
+
+    y: torch.Tensor                 # (bands, h, w) normalized LR-HSI
+    z: torch.Tensor                 # (msi_bands, H, W) normalized HR-MSI
+    kernel: torch.Tensor
+    scale: int
+    coef: torch.Tensor              # (msi_bands, bands, h, w) local regression slopes
+    offset: torch.Tensor            # (bands, h, w) local regression offsets
+    back_projections: int
+    shape_sigma: float
+    shape_snr: float
+    msi_noise: float                # noise std of the MSI band sum
+    intensity_floor: float          # keeps the shape/intensity split stable in black pixels
+
+    @property
+    def margin(self) -> int:
+        """HR pixels of context a window needs so that it matches the whole-image result."""
+        s, k = self.scale, self.kernel.shape[-1]
+        need = self.back_projections * (k // 2 + 3 * s) + 3 * s + int(math.ceil(3 * self.shape_sigma)) + 2
+        return s * int(math.ceil(need / s))
+
+    def whole(self, check: Callable[[], None] | None = None, band_rows: int = 256) -> torch.Tensor:
+        """The whole HR estimate, computed in row bands (cancellable between bands)."""
+        height, width = self.z.shape[1:]
+        parts = []
+        for r0 in range(0, height, band_rows):
+            if check:
+                check()
+            parts.append(self.region(slice(r0, min(height, r0 + band_rows)), slice(0, width)))
+        return torch.cat(parts, dim=1)
+
+    def region(self, rows: slice, cols: slice) -> torch.Tensor:
+        """The estimate on HR rows x cols ``(bands, len(rows), len(cols))``."""
+        s = self.scale
+        height, width = self.z.shape[1:]
+        r0, r1, c0, c1 = _expand(rows, cols, self.margin, s, height, width)
+        lr = (slice(r0 // s, r1 // s), slice(c0 // s, c1 // s))
+        z = self.z[:, r0:r1, c0:c1]
+        y = self.y[:, lr[0], lr[1]]
+        hh, ww = r1 - r0, c1 - c0
+        x = upsample(self.offset[:, lr[0], lr[1]], s, hh, ww)
+        for m in range(z.shape[0]):
+            x = x + upsample(self.coef[m][:, lr[0], lr[1]], s, hh, ww) * z[m]
+        for _ in range(self.back_projections):
+            x = x + upsample(y - blur_downsample(x, self.kernel, s), s, hh, ww)
+        if self.shape_sigma > 0:
+            local_snr = z.sum(0).clamp_min(0) / max(self.msi_noise, 1e-12)
+            weight = local_snr**2 / (local_snr**2 + self.shape_snr**2)
+            x = weight * x + (1 - weight) * keep_intensity_smooth_shape(x, self.shape_sigma, self.intensity_floor)
+        return x[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
+
+
+def _expand(rows: slice, cols: slice, margin: int, scale: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """Window grown by ``margin`` and snapped to the LR grid (multiples of the scale), in the image."""
+    r0 = max(0, (rows.start - margin) // scale * scale)
+    c0 = max(0, (cols.start - margin) // scale * scale)
+    r1 = min(height, -(-(rows.stop + margin) // scale) * scale)
+    c1 = min(width, -(-(cols.stop + margin) // scale) * scale)
+    return r0, r1, c0, c1
+
+
+def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
+                  hsi_valid: torch.Tensor | None = None, radius: int = 1, eps: float = 0.01,
+                  back_projections: int = 3, shape_sigma: float = 0.7, shape_snr: float = 30.0,
+                  block_rows: int = 128, check: Callable[[], None] | None = None) -> ClassicalEstimator:
+    """Fit the LR regression (in row blocks, to bound memory) and the global noise figures."""
     z_lr = blur_downsample(z, kernel, scale)
-    a, b = _local_coefficients(y, z_lr, hsi_valid, radius, eps)
-    msi_bands, bands, h, w = a.shape
-    a_hr = upsample(a.reshape(msi_bands * bands, h, w), scale, height, width).reshape(msi_bands, bands, height, width)
-    x = torch.einsum("mchw,mhw->chw", a_hr, z) + upsample(b, scale, height, width)
-    del a_hr
-    for _ in range(back_projections):
-        x = x + upsample(y - blur_downsample(x, kernel, scale), scale, height, width)
-    if shape_sigma > 0:
-        local_snr = z.sum(0).clamp_min(0) / torch.sqrt((noise_sigma(z) ** 2).sum()).clamp_min(1e-12)
-        weight = local_snr**2 / (local_snr**2 + shape_snr**2)
-        x = weight * x + (1 - weight) * keep_intensity_smooth_shape(x, shape_sigma)
-    return x
+    a_global = _global_slopes(y, z_lr, hsi_valid)
+    reg = eps * float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
+    h = y.shape[1]
+    coef_parts, off_parts = [], []
+    for b0 in range(0, h, block_rows):
+        if check:
+            check()
+        b1 = min(h, b0 + block_rows)
+        e0, e1 = max(0, b0 - 2 * radius), min(h, b1 + 2 * radius)
+        a, b = _local_coefficients(y[:, e0:e1], z_lr[:, e0:e1], a_global, reg, radius)
+        coef_parts.append(a[:, :, b0 - e0 : b1 - e0])
+        off_parts.append(b[:, b0 - e0 : b1 - e0])
+    noise = float(torch.sqrt((noise_sigma(z) ** 2).sum()))
+    floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
+    return ClassicalEstimator(y, z, kernel, scale, torch.cat(coef_parts, 2), torch.cat(off_parts, 1),
+                              back_projections, shape_sigma, shape_snr, noise, floor)
 
 
-def _local_coefficients(y: torch.Tensor, z_lr: torch.Tensor, valid: torch.Tensor | None,
-                        radius: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Windowed ridge regression ``y_c ≈ a_cᵀ z + b_c`` with a pull ``eps`` toward the global fit."""
-    bands, h, w = y.shape
+def regression_estimate(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
+                        hsi_valid: torch.Tensor | None = None, **options) -> torch.Tensor:
+    """The whole HR estimate ``(bands, H, W)`` in the same units as ``y``."""
+    est = fit_classical(y, z, kernel, scale, hsi_valid, **options)
+    return est.region(slice(0, z.shape[1]), slice(0, z.shape[2]))
+
+
+def _centred_cov(z_lr: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    flat = z_lr.reshape(z_lr.shape[0], -1)
+    if valid is not None:
+        flat = flat[:, valid.reshape(-1)]
+    zc = flat - flat.mean(1, keepdim=True)
+    return zc @ zc.T / zc.shape[1]
+
+
+def _global_slopes(y: torch.Tensor, z_lr: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """One regression of every HSI band on the MSI bands over the whole image: ``(msi_bands, bands)``."""
     m = z_lr.shape[0]
-    eye = torch.eye(m, dtype=y.dtype, device=y.device)
-    flat_z, flat_y = z_lr.reshape(m, -1), y.reshape(bands, -1)
+    flat_z, flat_y = z_lr.reshape(m, -1), y.reshape(y.shape[0], -1)
     if valid is not None:
         keep = valid.reshape(-1)
         flat_z, flat_y = flat_z[:, keep], flat_y[:, keep]
     zc = flat_z - flat_z.mean(1, keepdim=True)
     yc = flat_y - flat_y.mean(1, keepdim=True)
     cov = zc @ zc.T / zc.shape[1]
-    a_global = torch.linalg.solve(cov + 1e-6 * torch.trace(cov) / m * eye, zc @ yc.T / zc.shape[1])   # (m, bands)
+    eye = torch.eye(m, dtype=y.dtype, device=y.device)
+    return torch.linalg.solve(cov + 1e-6 * torch.trace(cov) / m * eye, zc @ yc.T / zc.shape[1])
+
+
+def _local_coefficients(y: torch.Tensor, z_lr: torch.Tensor, a_global: torch.Tensor, reg: float,
+                        radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windowed ridge regression ``y_c ≈ a_cᵀ z + b_c`` pulled toward the global slopes."""
+    bands, h, w = y.shape
+    m = z_lr.shape[0]
+    eye = torch.eye(m, dtype=y.dtype, device=y.device)
     box = lambda t: _box(t, radius)  # noqa: E731
     mz, my = box(z_lr), box(y)
     czz = box((z_lr[:, None] * z_lr[None]).reshape(m * m, h, w)).reshape(m, m, h, w) - mz[:, None] * mz[None]
     czy = box((z_lr[:, None] * y[None]).reshape(m * bands, h, w)).reshape(m, bands, h, w) - mz[:, None] * my[None]
-    reg = eps * torch.trace(cov) / m
     lhs = czz.permute(2, 3, 0, 1) + reg * eye
     rhs = czy.permute(2, 3, 0, 1) + reg * a_global
     a = torch.linalg.solve(lhs, rhs).permute(2, 3, 0, 1)                     # (m, bands, h, w)
@@ -76,15 +168,19 @@ def _box(t: torch.Tensor, r: int) -> torch.Tensor:
 
 def noise_sigma(image: torch.Tensor) -> torch.Tensor:
     """Per-band white-noise standard deviation from the median absolute Laplacian (robust to edges)."""
-    d = image[:, 1:-1, 1:-1] * 4 - image[:, :-2, 1:-1] - image[:, 2:, 1:-1] - image[:, 1:-1, :-2] - image[:, 1:-1, 2:]
+    step = max(1, int(math.sqrt(image.shape[1] * image.shape[2] / 4e6)))
+    im = image[:, ::1, :] if step == 1 else image[:, : image.shape[1] // 2 * 2, :]
+    d = im[:, 1:-1, 1:-1] * 4 - im[:, :-2, 1:-1] - im[:, 2:, 1:-1] - im[:, 1:-1, :-2] - im[:, 1:-1, 2:]
+    d = d[:, ::step, ::step]
     return d.reshape(d.shape[0], -1).abs().median(dim=1).values / (0.6745 * math.sqrt(20.0))
 
 
-def keep_intensity_smooth_shape(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def keep_intensity_smooth_shape(x: torch.Tensor, sigma: float, floor: float | None = None) -> torch.Tensor:
     """Spectral shape from a Gaussian-smoothed ``x``, per-pixel band sum from ``x`` itself."""
     size = 2 * int(math.ceil(3 * sigma)) + 1
     smooth = blur(x, torch.as_tensor(gaussian_kernel(size, sigma), dtype=x.dtype, device=x.device))
-    floor = 0.05 * x.sum(0).mean().clamp_min(1e-12)
+    if floor is None:
+        floor = 0.05 * float(x.sum(0).mean().clamp_min(1e-12))
     ratio = (x.sum(0, keepdim=True).clamp_min(0) + floor) / (smooth.sum(0, keepdim=True).clamp_min(0) + floor)
     return smooth * ratio
 
