@@ -61,7 +61,7 @@ class FusionSettings:
     depth: int = 3
     crop_size: int | None = None
     initial: str = "auto"        # "auto" (backbone when its model loads, else classical), "backbone", "classical"
-    tv_weight: float | None = None   # total-variation prior on the image; None = from the MSI noise
+    tv_weight: float = 1.0           # total-variation prior on the image, relative to the data terms
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights when models/ has them
@@ -302,7 +302,7 @@ class _Fitter:
         self.crop = self._crop_size()
         radius = self.kernel_layer.size // 2 + self.net.receptive_radius + 1
         self.margin = self.scale * math.ceil(radius / self.scale)
-        self.tv_weight = cfg.tv_weight if cfg.tv_weight is not None else _tv_weight_for_noise(z)
+        self.tv_weight = cfg.tv_weight
 
     def _crop_size(self) -> tuple[int, int]:
         s = self.scale
@@ -410,13 +410,3 @@ class _Fitter:
                 c, d = max(0, c0 - halo), min(width, c1 + halo)
                 x = self.image_on((slice(a, b), slice(c, d)))
                 put(slice(r0, r1), slice(c0, c1), x[:, r0 - a : r1 - a, c0 - c : c1 - c])
-
-
-def _tv_weight_for_noise(z: torch.Tensor) -> float:
-    """A total-variation weight that grows with the MSI noise (none for clean data)."""
-    from .initial_estimate import noise_sigma
-
-    signal = float(z.abs().mean().clamp_min(1e-12))
-    noise = float(noise_sigma(z).mean())
-    snr_db = 20 * math.log10(signal / max(noise, 1e-12))
-    return float(min(2.0, max(0.0, (38.0 - snr_db) / 8.0)))
