@@ -9,6 +9,9 @@ SRF_HELP = ("Optional CSV with the starting spectral response: either a table wi
             "column per HSI band (a header row and a label column are allowed), or response curves: first column "
             "wavelength in nm, then one column per MSI band (the HSI must then carry wavelengths). The estimation "
             "refines it. Without it, MSI_SENSOR gives the starting response (or none: estimated from the data alone).")
+TILE_HELP = ("Side, in MSI pixels, of the tiles the fused image is computed and written in. 0 picks it from the "
+             "available memory. Tiles are computed with a margin, so the result does not depend on it (no seams); "
+             "smaller tiles use less memory, larger ones are slightly faster.")
 SCALE_HELP = ("Ratio of HSI to MSI pixel size (an integer). 0 derives it from the pixel sizes; a non-zero value "
               "must agree with them.")
 
@@ -38,8 +41,12 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         "- Give MSI_SENSOR (or let 'auto' detect it) when the MSI is Sentinel-2, Landsat 8/9 or an RGB camera: "
         "the response estimate starts closer to the truth.\n"
         "- DEVICE=cuda needs an NVIDIA GPU and a CUDA build of torch.\n\n"
+        "Large scenes\n"
+        "- The fused image is computed tile by tile and written window by window, never held whole in memory; each "
+        "tile is computed with a margin covering every local step, so tiles meet without seams (identical to an "
+        "untiled run). TILE_SIZE sets the tile side (0 = from the available memory).\n\n"
         "Limits\n"
-        "- The whole common area is held in memory: crop large scenes first.\n"
+        "- The inputs (HSI and MSI of the common area) are held in memory: about 3 times their float32 size.\n"
         "- One kernel and one response for the whole scene; the inputs must be co-registered and acquired close "
         "in time.")
 
@@ -58,6 +65,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
                      "Alternations between the image and the degradation estimates.")
         self.add_int("INNER_ITERATIONS", "Inner iterations", 10, 1, 10000,
                      "Gradient steps per outer iteration.", advanced=True)
+        self.add_int("TILE_SIZE", "Tile size (MSI pixels, 0 = automatic)", 0, 0, 16384, TILE_HELP, advanced=True)
         self.add_device_param()
         self.add_seed_param()
         self.add_raster_dest("OUTPUT", "Fused hyperspectral image",
@@ -84,6 +92,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         inner = self.parameterAsInt(parameters, "INNER_ITERATIONS", context)
         device = self.device(parameters, context)
         seed = self.parameterAsInt(parameters, "SEED", context)
+        tile = self.parameterAsInt(parameters, "TILE_SIZE", context) if parameters.get("TILE_SIZE") is not None else 0
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         out_deg = self.optional_output(parameters, "OUTPUT_DEGRADATION", context)
         report = self.optional_output(parameters, "REPORT", context)
@@ -104,14 +113,16 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
             self.raise_cancelled()
         bridge = CoreProgress(multi, 1, 3)
         t0 = time.perf_counter()
-        result = pipeline.run_fusion(inputs, outer, inner, device, seed, bridge.progress, bridge.cancel)
+        # The fused image goes window by window into the staged output file (renamed by commit_outputs).
+        result = pipeline.run_fusion(inputs, outer, inner, device, seed, bridge.progress, bridge.cancel,
+                                     output_path=self.stage(out), tile_size=tile)
         fuse_s = time.perf_counter() - t0
         diag = getattr(result, "diagnostics", None) or {}
-        feedback.pushInfo(self.tr(f"Fusion done in {fuse_s:.1f} s on {diag.get('device', device)}"))
+        feedback.pushInfo(self.tr(f"Fusion done in {fuse_s:.1f} s on {diag.get('device', device)} "
+                                  f"(tiles of {diag.get('tile_size', '?')} pixels, written window by window)"))
 
         multi.setCurrentStep(4)
         multi.setProgressText(self.tr("Writing the outputs"))
-        pipeline.save_fused(inputs, result.image, self.stage(out), cancel=feedback.isCanceled)
         if out_deg:
             if feedback.isCanceled():
                 self.raise_cancelled()
@@ -121,7 +132,8 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
                 self.raise_cancelled()
             settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(none)", "starting response": srf_source,
                         "DEGRADATION": deg or "(none)",
-                        "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "DEVICE": device, "SEED": seed}
+                        "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "TILE_SIZE": tile or "auto",
+                        "DEVICE": device, "SEED": seed}
             pipeline.save_report(inputs, result, self.stage(report), self.tr("Blind HSI-MSI fusion"), settings,
                                  {"read": inputs.read_seconds, "fusion (total)": fuse_s})
         self.commit_outputs(feedback)

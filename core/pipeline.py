@@ -15,6 +15,9 @@ import numpy as np
 from . import raster_io
 from .errors import InvalidInputError
 
+#: Streaming runs keep a copy of fused images up to this size for the report (previews, residuals).
+KEEP_IMAGE_BYTES = 256 << 20
+
 
 @dataclass
 class Inputs:
@@ -91,14 +94,66 @@ def _masks(inputs: Inputs):
 
 
 def run_fusion(inputs: Inputs, outer_iterations: int = 40, inner_iterations: int = 10, device: str = "auto",
-               seed: int = 0, progress: Optional[Callable] = None, cancel: Optional[Callable] = None):
+               seed: int = 0, progress: Optional[Callable] = None, cancel: Optional[Callable] = None,
+               output_path: Optional[str] = None, tile_size: int = 0, keep_image_bytes: int = KEEP_IMAGE_BYTES):
+    """Fuse the loaded pair. With ``output_path`` the fused GeoTIFF is written window by window as
+    the tiles come (:class:`raster_io.WindowWriter`: temporary file in the same folder, renamed onto
+    ``output_path`` when complete, deleted on error or cancel), so the HR cube is never held in
+    memory; ``result.image`` then holds a copy only when the cube is at most ``keep_image_bytes``
+    (for the report), else None. ``tile_size`` 0 = automatic (from the available memory)."""
     from . import fuse
+    from .fusion import FusionSettings
 
     hv, mv = _masks(inputs)
-    return fuse(inputs.pair.hsi.data, inputs.pair.msi.data, scale=inputs.scale, srf=inputs.srf,
-                outer_iterations=int(outer_iterations), inner_iterations=int(inner_iterations), device=device,
-                seed=int(seed), progress=progress, cancel=cancel, degradation=inputs.degradation,
-                hsi_valid=hv, msi_valid=mv)
+    settings = FusionSettings(tile_size=int(tile_size) if tile_size and int(tile_size) > 0 else None)
+    kwargs = dict(scale=inputs.scale, srf=inputs.srf, outer_iterations=int(outer_iterations),
+                  inner_iterations=int(inner_iterations), device=device, seed=int(seed), progress=progress,
+                  cancel=cancel, degradation=inputs.degradation, hsi_valid=hv, msi_valid=mv,
+                  hsi_wavelengths=inputs.pair.hsi.wavelengths_nm, settings=settings)
+    if not output_path:
+        return fuse(inputs.pair.hsi.data, inputs.pair.msi.data, **kwargs)
+    msi = inputs.pair.msi
+    bands, (height, width) = inputs.pair.hsi.data.shape[0], msi.data.shape[1:]
+    if settings.tile_size is None:
+        settings.tile_size = _auto_tile(inputs)
+    keep = (np.full((bands, height, width), np.nan, dtype=np.float32)
+            if bands * height * width * 4 <= keep_image_bytes else None)
+    writer = raster_io.WindowWriter(output_path, bands, height, width, msi.transform, msi.crs,
+                                    wavelengths_nm=inputs.pair.hsi.wavelengths_nm,
+                                    descriptions=inputs.pair.hsi.descriptions, valid=_valid_hr(inputs),
+                                    cancel=cancel)
+
+    def put(rows, cols, block):
+        writer(rows, cols, block)
+        if keep is not None:
+            keep[:, rows, cols] = block
+
+    try:
+        result = fuse(inputs.pair.hsi.data, inputs.pair.msi.data, writer=put, **kwargs)
+        t = time.perf_counter()
+        writer.close()
+        result.diagnostics.setdefault("timings", {})["write"] = (
+            result.diagnostics.get("timings", {}).get("write", 0.0) + time.perf_counter() - t)
+        result.diagnostics["written_window_by_window"] = output_path
+    except BaseException:
+        writer.abort()
+        raise
+    if keep is not None:
+        result.image = keep
+    return result
+
+
+def _auto_tile(inputs: Inputs) -> int:
+    """The core's automatic tile, rounded down to a multiple of the GeoTIFF block (256) and of the
+    scale, so that the written windows fill whole GeoTIFF tiles."""
+    import math
+
+    from .fusion import auto_tile_size
+
+    s = inputs.scale
+    tile = auto_tile_size(inputs.pair.hsi.data.shape[0], 0, s)
+    step = 256 * s // math.gcd(256, s)
+    return max(step, tile // step * step) if tile >= step else tile
 
 
 def run_estimation(inputs: Inputs, device: str = "auto", seed: int = 0, progress: Optional[Callable] = None,

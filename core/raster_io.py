@@ -5,7 +5,8 @@
 * :func:`prepare_pair` validates an HSI/MSI pair *before* any heavy work (CRS, overlap, integer
   pixel-size ratio, grid alignment, band counts), crops both to their common area and reads them.
 * :func:`write_raster` writes a tiled, compressed float32 GeoTIFF atomically (temporary file in the
-  destination folder, renamed when complete), with band descriptions and wavelength tags.
+  destination folder, renamed when complete), with band descriptions and wavelength tags;
+  :class:`WindowWriter` writes the same file window by window (outputs larger than memory).
 * :func:`write_degradation` / :func:`read_degradation`: the degradation JSON (kernel, response, scale).
 * :func:`read_srf_csv`, :func:`read_kernel_file`: user-supplied responses and kernels.
 """
@@ -530,6 +531,56 @@ def _temp_path(path: str) -> str:
     return tmp
 
 
+def _geotiff_profile(bands: int, h: int, w: int, transform, crs, nodata: float, block: Optional[int] = None) -> dict:
+    """Tiled, DEFLATE-compressed float32 GeoTIFF (BigTIFF when needed), band-interleaved."""
+    if block is None:
+        block = 256 if max(h, w) > 256 else max(16, int(2 ** math.ceil(math.log2(max(h, w, 16)))))
+    profile = dict(driver="GTiff", width=w, height=h, count=bands, dtype="float32", transform=transform,
+                   crs=crs, nodata=nodata, tiled=True, blockxsize=block, blockysize=block,
+                   compress="deflate", predictor=3, interleave="band", BIGTIFF="IF_SAFER")
+    if crs is None:
+        profile.pop("crs")
+    return profile
+
+
+def _open_geotiff(rasterio, tmp: str, profile: dict):
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        return rasterio.open(tmp, "w", **profile)
+
+
+def _check_destination(path: str) -> str:
+    path = str(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".tif", ".tiff"):
+        raise InvalidInputError(f"unsupported output format '{ext or '(none)'}' for {path}: use a .tif file")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InvalidInputError(f"the output folder does not exist: {folder}")
+    return path
+
+
+def _write_band_metadata(ds, bands: int, wavelengths_nm, descriptions, extra_tags) -> None:
+    """Wavelengths (ENVI-style dataset tags and IMAGERY/CENTRAL_WAVELENGTH_UM) and band descriptions."""
+    tags = dict(extra_tags or {})
+    wl = None if wavelengths_nm is None else np.asarray(wavelengths_nm, dtype=np.float64)
+    if wl is not None and wl.size == bands and np.all(np.isfinite(wl)):
+        tags["wavelength"] = format_wavelength_list(wl)
+        tags["wavelength_units"] = "Nanometers"
+        for b in range(bands):
+            ds.update_tags(b + 1, ns="IMAGERY", CENTRAL_WAVELENGTH_UM=f"{wl[b] / 1000.0:.6f}")
+    else:
+        wl = None
+    if tags:
+        ds.update_tags(**tags)
+    for b in range(bands):
+        d = descriptions[b] if descriptions is not None and b < len(descriptions) else None
+        if not d and wl is not None:
+            d = f"{wl[b]:.1f} nm"
+        if d:
+            ds.set_band_description(b + 1, str(d))
+
+
 def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Optional[np.ndarray] = None,
                  wavelengths_nm: Optional[Sequence[float]] = None,
                  descriptions: Optional[Sequence[Optional[str]]] = None,
@@ -541,16 +592,10 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
     Invalid pixels (``valid`` False, or non-finite values) get ``nodata``. Band descriptions come
     from ``descriptions`` or, when absent, from the wavelengths (``"450.0 nm"``); the wavelengths go
     into the ENVI-style dataset tags ``wavelength``/``wavelength_units`` and the band metadata
-    ``IMAGERY/CENTRAL_WAVELENGTH_UM``.
+    ``IMAGERY/CENTRAL_WAVELENGTH_UM``. :class:`WindowWriter` writes the same file window by window.
     """
     rasterio = _rasterio()
-    path = str(path)
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".tif", ".tiff"):
-        raise InvalidInputError(f"unsupported output format '{ext or '(none)'}' for {path}: use a .tif file")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InvalidInputError(f"the output folder does not exist: {folder}")
+    path = _check_destination(path)
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim == 2:
         arr = arr[None]
@@ -560,44 +605,117 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
     if valid is not None:
         bad |= ~np.asarray(valid, dtype=bool)[None]
     arr[bad] = nodata
-    block = 256 if max(h, w) > 256 else max(16, int(2 ** math.ceil(math.log2(max(h, w, 16)))))
-    profile = dict(driver="GTiff", width=w, height=h, count=bands, dtype="float32", transform=transform,
-                   crs=crs, nodata=nodata, tiled=True, blockxsize=block, blockysize=block,
-                   compress="deflate", predictor=3, interleave="band", BIGTIFF="IF_SAFER")
-    if crs is None:
-        profile.pop("crs")
     tmp = _temp_path(path)
     try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            ds = rasterio.open(tmp, "w", **profile)
+        ds = _open_geotiff(rasterio, tmp, _geotiff_profile(bands, h, w, transform, crs, nodata))
         with ds:
             for b in range(bands):
                 _check_cancel(cancel)
                 ds.write(arr[b], b + 1)
-            tags = dict(extra_tags or {})
-            wl = None if wavelengths_nm is None else np.asarray(wavelengths_nm, dtype=np.float64)
-            if wl is not None and wl.size == bands and np.all(np.isfinite(wl)):
-                tags["wavelength"] = format_wavelength_list(wl)
-                tags["wavelength_units"] = "Nanometers"
-                for b in range(bands):
-                    ds.update_tags(b + 1, ns="IMAGERY", CENTRAL_WAVELENGTH_UM=f"{wl[b] / 1000.0:.6f}")
-            else:
-                wl = None
-            if tags:
-                ds.update_tags(**tags)
-            for b in range(bands):
-                d = descriptions[b] if descriptions is not None and b < len(descriptions) else None
-                if not d and wl is not None:
-                    d = f"{wl[b]:.1f} nm"
-                if d:
-                    ds.set_band_description(b + 1, str(d))
+            _write_band_metadata(ds, bands, wavelengths_nm, descriptions, extra_tags)
         _check_cancel(cancel)
         os.replace(tmp, path)
     except BaseException:
         _silent_remove(tmp)
         raise
     return path
+
+
+class WindowWriter:
+    """The GeoTIFF of :func:`write_raster`, written window by window (large outputs never sit in memory).
+
+    Opens a temporary file in the destination folder; ``writer(rows, cols, block)`` (``block``
+    float32 ``(bands, len(rows), len(cols))``, NaN = nodata) writes one window; :meth:`close`
+    adds band descriptions and wavelength tags and renames the file onto ``path``; :meth:`abort`
+    (or leaving a ``with`` block by an exception) deletes it. ``valid`` (H, W), optional, marks
+    pixels written as nodata whatever the block holds. GDAL's block cache is capped at
+    ``cache_bytes`` while this writer works, so dirty blocks do not pile up in memory; windows
+    aligned on ``block`` (256 pixels) complete whole GeoTIFF tiles.
+    """
+
+    def __init__(self, path: str, bands: int, height: int, width: int, transform, crs=None,
+                 wavelengths_nm: Optional[Sequence[float]] = None,
+                 descriptions: Optional[Sequence[Optional[str]]] = None, valid: Optional[np.ndarray] = None,
+                 nodata: float = NODATA, extra_tags: Optional[dict] = None, cancel=None,
+                 cache_bytes: int = 256 << 20):
+        self._rio = _rasterio()
+        self.path = _check_destination(path)
+        self.bands, self.height, self.width = int(bands), int(height), int(width)
+        self.wavelengths_nm, self.descriptions, self.extra_tags = wavelengths_nm, descriptions, extra_tags
+        self.valid = None if valid is None else np.asarray(valid, dtype=bool)
+        self.nodata, self.cancel, self.cache_bytes = float(nodata), cancel, int(cache_bytes)
+        self.pixels_written = 0
+        self.tmp = _temp_path(self.path)
+        try:
+            profile = _geotiff_profile(self.bands, self.height, self.width, transform, crs, self.nodata)
+            with self._env():
+                self.ds = _open_geotiff(self._rio, self.tmp, profile)
+        except BaseException:
+            _silent_remove(self.tmp)
+            raise
+
+    def _env(self):
+        return self._rio.Env(GDAL_CACHEMAX=self.cache_bytes)
+
+    def __call__(self, rows: slice, cols: slice, block: np.ndarray) -> None:
+        self.write(rows, cols, block)
+
+    def write(self, rows: slice, cols: slice, block: np.ndarray) -> None:
+        if self.ds is None:
+            raise ValueError("the writer is closed")
+        _check_cancel(self.cancel)
+        b = np.array(block, dtype=np.float32, copy=True)
+        if b.ndim == 2:
+            b = b[None]
+        r0, c0 = int(rows.start or 0), int(cols.start or 0)
+        if b.shape[0] != self.bands or r0 + b.shape[1] > self.height or c0 + b.shape[2] > self.width:
+            raise ValueError(f"window {b.shape} at ({r0}, {c0}) does not fit the {self.bands} x {self.height} x "
+                             f"{self.width} output")
+        bad = ~np.isfinite(b)
+        if self.valid is not None:
+            bad |= ~self.valid[None, r0 : r0 + b.shape[1], c0 : c0 + b.shape[2]]
+        b[bad] = self.nodata
+        window = self._rio.windows.Window(c0, r0, b.shape[2], b.shape[1])
+        with self._env():
+            self.ds.write(b, window=window)
+        self.pixels_written += b.shape[1] * b.shape[2]
+
+    def close(self) -> str:
+        """Finish the file (metadata, flush) and rename it onto ``path``."""
+        if self.ds is None:
+            raise ValueError("the writer is closed")
+        try:
+            with self._env():
+                _write_band_metadata(self.ds, self.bands, self.wavelengths_nm, self.descriptions, self.extra_tags)
+                ds, self.ds = self.ds, None
+                ds.close()
+            _check_cancel(self.cancel)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (nothing is left at ``path``)."""
+        ds, self.ds = getattr(self, "ds", None), None
+        if ds is not None:
+            try:
+                with self._env():
+                    ds.close()
+            except Exception:  # noqa: BLE001 - the file is deleted anyway
+                pass
+        _silent_remove(self.tmp)
+
+    def __enter__(self) -> "WindowWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            if self.ds is not None:
+                self.close()
+        else:
+            self.abort()
 
 
 def _silent_remove(p: str):

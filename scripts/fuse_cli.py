@@ -3,10 +3,11 @@
 
     python scripts/fuse_cli.py HSI.tif MSI.tif FUSED.tif [--scale 0] [--srf srf.csv]
         [--degradation deg.json] [--outer 40] [--inner 10] [--device auto] [--seed 0]
-        [--output-degradation deg.json] [--report report.html] [--estimate-only]
+        [--tile-size 0] [--output-degradation deg.json] [--report report.html] [--estimate-only]
 
 Reads both rasters with ``core.raster_io`` (same checks as the QGIS algorithms), calls
-``core.fuse`` and writes a float32 GeoTIFF on the MSI grid. ``--estimate-only`` runs the
+``core.fuse`` and writes a float32 GeoTIFF on the MSI grid, window by window as the tiles are
+computed (the fused cube is never held whole in memory). ``--estimate-only`` runs the
 degradation estimation alone and writes the JSON given as ``FUSED`` (or ``--output-degradation``).
 """
 import argparse
@@ -30,6 +31,8 @@ def main(argv=None):
     ap.add_argument("--inner", type=int, default=10, help="inner iterations (default 10)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tile-size", type=int, default=0,
+                    help="side of the output tiles in MSI pixels (0 = from the available memory); no seams either way")
     ap.add_argument("--output-degradation", help="write the estimated degradation JSON here")
     ap.add_argument("--report", help="write an HTML report here")
     ap.add_argument("--estimate-only", action="store_true", help="estimate the degradation only")
@@ -61,11 +64,12 @@ def main(argv=None):
             pipeline.save_degradation(inputs, result, args.output_degradation or args.output)
             title = "Estimated sensor degradation"
         else:
-            result = pipeline.run_fusion(inputs, args.outer, args.inner, args.device, args.seed, progress)
-            pipeline.save_fused(inputs, result.image, args.output)
+            result = pipeline.run_fusion(inputs, args.outer, args.inner, args.device, args.seed, progress,
+                                         output_path=args.output, tile_size=args.tile_size)
             if args.output_degradation:
                 pipeline.save_degradation(inputs, result, args.output_degradation)
-            settings.update(OUTER_ITERATIONS=args.outer, INNER_ITERATIONS=args.inner)
+            settings.update(OUTER_ITERATIONS=args.outer, INNER_ITERATIONS=args.inner,
+                            TILE_SIZE=args.tile_size or "auto")
             title = "Blind HSI-MSI fusion"
         if args.report:
             pipeline.save_report(inputs, result, args.report, title, settings,

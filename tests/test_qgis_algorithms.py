@@ -36,7 +36,7 @@ def test_provider_and_parameters():
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
     assert names("hsifusion:blindfusion") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                               "DEGRADATION", "OUTER_ITERATIONS",
-                                              "INNER_ITERATIONS", "DEVICE", "SEED", "OUTPUT",
+                                              "INNER_ITERATIONS", "TILE_SIZE", "DEVICE", "SEED", "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                                       "DEVICE", "SEED", "OUTPUT", "REPORT"]
