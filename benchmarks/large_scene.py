@@ -126,10 +126,15 @@ def run_pipeline(hsi: str, msi: str, out: str, outer: int, inner: int, tile: int
     inputs = pipeline.load_inputs(hsi, msi)
     t_read = time.perf_counter() - t0
 
+    last = [None]
+
     def progress(fraction, message=""):
         s = stage_of(message)
         if s:
             sampler.stage = s
+        if s != last[0]:
+            last[0] = s
+            print(f"  {time.perf_counter() - t0:7.1f} s  {message}", file=sys.stderr, flush=True)
 
     t1 = time.perf_counter()
     result = pipeline.run_fusion(inputs, outer, inner, "cpu", 0, progress, output_path=out, tile_size=tile)
@@ -181,7 +186,7 @@ def main(argv=None):
             cmd = [sys.executable, __file__, "--_run", str(folder / "hsi.tif"), str(folder / "msi.tif"),
                    str(folder / "fused.tif"), "--outer", str(args.outer), "--inner", str(args.inner),
                    "--tile-size", str(args.tile_size)]
-            p = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            p = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
             line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")][-1]
             res = json.loads(line[7:])
             res["size"], res["loadavg_end"] = size, os.getloadavg()

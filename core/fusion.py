@@ -61,7 +61,7 @@ class FusionSettings:
     depth: int = 3
     crop_size: int | None = None
     initial: str = "auto"        # "auto" (backbone when its model loads, else classical), "backbone", "classical"
-    tv_weight: float = 1.0           # total-variation prior on the image, relative to the data terms
+    tv_weight: float = 1.0           # total-variation prior; 1 = as heavy as the data terms at the start
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights when models/ has them
@@ -303,6 +303,7 @@ class _Fitter:
         radius = self.kernel_layer.size // 2 + self.net.receptive_radius + 1
         self.margin = self.scale * math.ceil(radius / self.scale)
         self.tv_weight = cfg.tv_weight
+        self.tv_scale: float | None = None
 
     def _crop_size(self) -> tuple[int, int]:
         s = self.scale
@@ -342,10 +343,14 @@ class _Fitter:
         z_hat = project(xi, srf)
         w_hr = self.mv[hr_global]
         hr_term = (torch.abs(z_hat - self.z[:, hr_global[0], hr_global[1]]) * w_hr).sum() / (w_hr.sum() * z_hat.shape[0] + 1e-12)
+        data = lr_term + hr_term
         if self.tv_weight > 0:
             tv = (xi[:, 1:] - xi[:, :-1]).abs().mean() + (xi[:, :, 1:] - xi[:, :, :-1]).abs().mean()
-            return lr_term + hr_term + self.tv_weight * tv
-        return lr_term + hr_term
+            if self.tv_scale is None:
+                # Scale-free prior: at the start it weighs tv_weight times the data terms.
+                self.tv_scale = float(data.detach()) / max(float(tv.detach()), 1e-12)
+            return data + self.tv_weight * self.tv_scale * tv
+        return data
 
     def run(self):
         cfg = self.cfg
