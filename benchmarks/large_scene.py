@@ -79,7 +79,7 @@ class MemorySampler(threading.Thread):
 
     def __init__(self, period: float = 0.05):
         super().__init__(daemon=True)
-        self.period, self.stage, self.peaks, self._stop = period, "start", {}, threading.Event()
+        self.period, self.stage, self.peaks, self._halt = period, "start", {}, threading.Event()
 
     @staticmethod
     def status(key: str) -> int:
@@ -90,13 +90,13 @@ class MemorySampler(threading.Thread):
         return 0
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             rss = self.status("VmRSS")
             self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
             time.sleep(self.period)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
         rss = self.status("VmRSS")
         self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
