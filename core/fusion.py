@@ -132,7 +132,8 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
 
     t = time.perf_counter()
     out = _Output(pair, writer)
-    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], scene.margin, pair.scale)
+    reach = scene.margin + (0 if scene.cached else scene.guidance_margin) + fitter.net.receptive_radius + 1
+    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], reach, pair.scale)
     fitter.render(tile, out.put)
     timings["write"] = time.perf_counter() - t
     report(1.0, "done")
@@ -149,9 +150,9 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
 
 
 def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int | None = None) -> int:
-    """The largest HR tile whose working set (about 8 float32 cubes of the tile plus its margin)
-    fits a quarter of the available memory, capped at 2 GB; a multiple of the scale."""
-    budget = budget_bytes or min(2 << 30, _available_memory() // 4)
+    """The largest HR tile whose working set (about 8 float32 cubes of the tile plus its margin,
+    measured) fits an eighth of the available memory, capped at 512 MB; a multiple of the scale."""
+    budget = budget_bytes or min(512 << 20, _available_memory() // 8)
     side = int(math.sqrt(budget / (bands * 4 * 8))) - 2 * margin
     side = max(128, min(2048, side))
     return max(scale, side // scale * scale)
@@ -244,16 +245,17 @@ class _SceneWindows:
             self.features_full = guidance_features(self.x_full, self.y, self.z, self.kernel, self.srf,
                                                    self.scale, self.basis)
 
-    def x_base(self, rows: slice, cols: slice) -> torch.Tensor:
-        if self.cached:
-            return self.x_full[:, rows, cols]
-        return self.estimator.region(rows, cols)
-
-    def features(self, rows: slice, cols: slice) -> torch.Tensor:
-        if self.cached:
-            return self.features_full[:, rows, cols]
+    @property
+    def guidance_margin(self) -> int:
+        """HR pixels of context the guidance maps need (blur plus bicubic reach), on the LR grid."""
         s = self.scale
-        grow = s * math.ceil((self.kernel.shape[-1] // 2 + 3 * s) / s)
+        return s * math.ceil((self.kernel.shape[-1] // 2 + 3 * s) / s)
+
+    def window(self, rows: slice, cols: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """The starting image and the guidance on HR rows x cols (one estimate of a grown window)."""
+        if self.cached:
+            return self.x_full[:, rows, cols], self.features_full[:, rows, cols]
+        s, grow = self.scale, self.guidance_margin
         height, width = self.z.shape[1:]
         r0, c0 = max(0, (rows.start - grow) // s * s), max(0, (cols.start - grow) // s * s)
         r1 = min(height, -(-(rows.stop + grow) // s) * s)
@@ -261,7 +263,8 @@ class _SceneWindows:
         xb = self.estimator.region(slice(r0, r1), slice(c0, c1))
         f = guidance_features(xb, self.y[:, r0 // s : r1 // s, c0 // s : c1 // s], self.z[:, r0:r1, c0:c1],
                               self.kernel, self.srf, s, self.basis)
-        return f[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
+        inner = (slice(None), slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+        return xb[inner], f[inner]
 
 
 class _Reporter:
@@ -316,9 +319,8 @@ class _Fitter:
             self.scene.set_degradation(self.kernel_layer(), self.response_layer())
 
     def image_on(self, region: tuple[slice, slice]) -> torch.Tensor:
-        rs, cs = region
-        correction = self.net(self.scene.features(rs, cs))
-        return self.scene.x_base(rs, cs) + torch.einsum("cl,lhw->chw", self.scene.basis, correction)
+        x_base, features = self.scene.window(*region)
+        return x_base + torch.einsum("cl,lhw->chw", self.scene.basis, self.net(features))
 
     def sample_region(self):
         """A random crop (rows/cols multiples of the scale) and its margin-extended region."""

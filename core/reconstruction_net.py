@@ -51,10 +51,15 @@ class ReconstructionNet(nn.Module):
 
 def guidance_features(x_base: torch.Tensor, y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor,
                       srf: torch.Tensor, scale: int, basis: torch.Tensor) -> torch.Tensor:
-    """The network's input for the current K and P, on the whole HR grid."""
+    """The network's input for the current K and P, on the grid of ``z``.
+
+    Everything is projected onto the subspace as early as the (per-band linear) operators allow,
+    so no full-band cube is built beside ``x_base``.
+    """
     height, width = z.shape[1:]
-    lr_residual = upsample(y - blur_downsample(x_base, kernel, scale), scale, height, width)
-    msi_residual = torch.einsum("mc,mhw->chw", srf, z - project(x_base, srf))
-    msi_back = torch.einsum("mc,mhw->chw", srf, z)
-    to_sub = lambda t: torch.einsum("cl,chw->lhw", basis, t)  # noqa: E731
-    return torch.cat([to_sub(x_base), to_sub(lr_residual), to_sub(msi_residual), to_sub(msi_back)])
+    lr_sub = torch.einsum("cl,chw->lhw", basis, y - blur_downsample(x_base, kernel, scale))
+    srf_sub = srf @ basis                                                    # (msi_bands, dims)
+    return torch.cat([torch.einsum("cl,chw->lhw", basis, x_base),
+                      upsample(lr_sub, scale, height, width),
+                      torch.einsum("ml,mhw->lhw", srf_sub, z - project(x_base, srf)),
+                      torch.einsum("ml,mhw->lhw", srf_sub, z)])
