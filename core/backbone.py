@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
 from pathlib import Path
 
@@ -104,8 +103,11 @@ def load_onnx_session(path: Path = ONNX_FILE):
         return None
     try:
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
+        # Share torch's thread count and do not spin between calls: onnxruntime and torch take
+        # turns, and spinning workers would steal the cores torch is using.
+        opts.intra_op_num_threads = max(1, torch.get_num_threads())
         opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
         return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
