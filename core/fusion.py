@@ -64,7 +64,7 @@ class FusionSettings:
     tv_weight: float = 1.0           # total-variation prior; 1 = as heavy as the data terms at the start
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
-    meta_init: bool = True       # start the network from meta-learned weights when models/ has them
+    meta_init: bool = True       # start the network from meta-learned weights (models/) when present
 
 
 Writer = Callable[[slice, slice, np.ndarray], None]
@@ -306,7 +306,7 @@ class _Fitter:
         radius = self.kernel_layer.size // 2 + self.net.receptive_radius + 1
         self.margin = self.scale * math.ceil(radius / self.scale)
         self.tv_weight = cfg.tv_weight
-        self.tv_scale: float | None = None
+        self.tv_scale = 0.0
 
     def _crop_size(self) -> tuple[int, int]:
         s = self.scale
@@ -348,9 +348,6 @@ class _Fitter:
         data = lr_term + hr_term
         if self.tv_weight > 0:
             tv = (xi[:, 1:] - xi[:, :-1]).abs().mean() + (xi[:, :, 1:] - xi[:, :, :-1]).abs().mean()
-            if self.tv_scale is None:
-                # Scale-free prior: at the start it weighs tv_weight times the data terms.
-                self.tv_scale = float(data.detach()) / max(float(tv.detach()), 1e-12)
             return data + self.tv_weight * self.tv_scale * tv
         return data
 
@@ -361,6 +358,7 @@ class _Fitter:
                                    lr=cfg.lr_degradation)
         losses: dict[str, list[float]] = {"degradation": [], "reconstruction": []}
         self.refresh()
+        self._calibrate_tv()
         total = max(1, cfg.outer_iterations)
         for outer in range(cfg.outer_iterations):
             if cfg.mode == "alternating":
@@ -379,6 +377,21 @@ class _Fitter:
             srf = self.response_layer().cpu().numpy().astype(np.float64)
             self.refresh()
         return kernel / kernel.sum(), srf, losses
+
+    def _calibrate_tv(self) -> None:
+        """Scale-free prior: on the starting image, the TV term weighs tv_weight times the data terms."""
+        if self.tv_weight <= 0:
+            return
+        sample = self.sample_region()
+        with torch.no_grad():
+            x_start, _ = self.scene.window(*sample[0])
+            inner = sample[1]
+            xi = x_start[:, inner[0], inner[1]]
+            tv = (xi[:, 1:] - xi[:, :-1]).abs().mean() + (xi[:, :, 1:] - xi[:, :, :-1]).abs().mean()
+            saved, self.tv_weight = self.tv_weight, 0.0
+            data = self.loss(x_start, self.kernel_layer(), self.response_layer(), sample)
+            self.tv_weight = saved
+        self.tv_scale = float(data) / max(float(tv), 1e-12)
 
     def _steps(self, optimizers, steps: int, train_net: bool, train_deg: bool) -> float:
         opts = optimizers if isinstance(optimizers, tuple) else (optimizers,)
