@@ -36,17 +36,11 @@ MODES = ("alternating", "separate", "joint")
 
 
 @dataclass
-class FusionResult:
-    """The fused image ``(bands, H, W)`` in the HSI's units, and the degradation it was fused with."""
+class FusionResult(Degradation):
+    """The degradation the image was fused with, and the fused image ``(bands, H, W)`` in the HSI's
+    units (None when the tiles went to a ``writer``)."""
 
-    image: np.ndarray
-    kernel: np.ndarray
-    srf: np.ndarray
-    scale: int
-    msi_gain: np.ndarray
-    initial_kernel: np.ndarray
-    initial_srf: np.ndarray
-    diagnostics: dict = field(default_factory=dict)
+    image: Optional[np.ndarray] = None
 
 
 @dataclass
