@@ -173,18 +173,16 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         return self._add(QgsProcessingParameterRasterLayer(name, self.tr(desc), optional=optional), help_text)
 
     def add_int(self, name, desc, default, minimum=None, maximum=None, help_text="", optional=False, advanced=False):
-        p = QgsProcessingParameterNumber(name, self.tr(desc), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=default, optional=optional)
-        if minimum is not None:
-            p.setMinimum(minimum)
-        if maximum is not None:
-            p.setMaximum(maximum)
-        return self._add(p, help_text, advanced)
+        return self._add_number(QgsProcessingParameterNumber.Integer, name, desc, default, minimum, maximum,
+                                help_text, optional, advanced)
 
     def add_double(self, name, desc, default, minimum=None, maximum=None, help_text="", optional=False,
                    advanced=False):
-        p = QgsProcessingParameterNumber(name, self.tr(desc), QgsProcessingParameterNumber.Double,
-                                         defaultValue=default, optional=optional)
+        return self._add_number(QgsProcessingParameterNumber.Double, name, desc, default, minimum, maximum,
+                                help_text, optional, advanced)
+
+    def _add_number(self, kind, name, desc, default, minimum, maximum, help_text, optional, advanced):
+        p = QgsProcessingParameterNumber(name, self.tr(desc), kind, defaultValue=default, optional=optional)
         if minimum is not None:
             p.setMinimum(minimum)
         if maximum is not None:

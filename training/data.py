@@ -204,3 +204,19 @@ def _jitter_kernel(k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         out = np.clip(2 * k - out, 0, None)
     return out / out.sum()
+
+
+def open_training_log(name: str):
+    """``say(msg)``: print and append to ``training/logs/<name>`` (one log per training run)."""
+    from pathlib import Path
+
+    logs = Path(__file__).resolve().parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = open(logs / name, "w")
+
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+        log.write(msg + "\n")
+        log.flush()
+
+    return say

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from hsi_blind_fusion.core.backbone import BandNet, band_features, export_onnx
-from hsi_blind_fusion.training.data import CAVE_TRAIN, AIRBORNE_TRAIN, TaskSampler
+from hsi_blind_fusion.training.data import AIRBORNE_TRAIN, CAVE_TRAIN, TaskSampler, open_training_log
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,13 +41,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (ROOT / "training" / "logs").mkdir(parents=True, exist_ok=True)
-    log = open(ROOT / "training" / "logs" / "backbone_train.log", "w")
-
-    def say(msg):
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
+    say = open_training_log("backbone_train.log")
 
     sampler = TaskSampler(seed=args.seed)
     net = BandNet(width=args.width)

@@ -31,7 +31,7 @@ import torch
 
 from hsi_blind_fusion.core.operators import blur_downsample, project
 from hsi_blind_fusion.core.reconstruction_net import ReconstructionNet, guidance_features, spectral_subspace
-from hsi_blind_fusion.training.data import AIRBORNE_TRAIN, CAVE_TRAIN, TaskSampler
+from hsi_blind_fusion.training.data import AIRBORNE_TRAIN, CAVE_TRAIN, TaskSampler, open_training_log
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {"dims": 10, "width": 32, "depth": 3}
@@ -117,13 +117,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (ROOT / "training" / "logs").mkdir(parents=True, exist_ok=True)
-    log = open(ROOT / "training" / "logs" / "meta_train.log", "w")
-
-    def say(msg):
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
+    say = open_training_log("meta_train.log")
 
     sampler = TaskSampler(seed=args.seed + 100, hr_min=96, scales=(4, 8, 16))
     meta = ReconstructionNet(**CONFIG)
