@@ -241,7 +241,9 @@ def write_page(path, args, core, core_psnr, fl, gflops, peak, threads, qp, load0
          f"- Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with "
          f"{threads} threads; device used: **{core['device']}**.",
          f"- Load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in load0)}, at end "
-         f"{tuple(round(v, 2) for v in load1)}: the CPUs were shared with another job, so times are pessimistic.",
+         f"{tuple(round(v, 2) for v in load1)}"
+         + (": the CPUs were shared with another job before the run, so times are pessimistic." if load0[0] > 0.5
+            else " (idle before the run; the end figure is this benchmark's own load)."),
          f"- Machine peak: {peak:.1f} GFLOP/s = best of 5 float32 `torch.matmul` 4096 x 4096 (2·n³ FLOP), "
          "measured in the same process just before the run.", "",
          f"## CAVE cd, 512 x 512 x 31, x8, {args.outer} x {args.inner} iterations, through the core", "",
@@ -255,8 +257,9 @@ def write_page(path, args, core, core_psnr, fl, gflops, peak, threads, qp, load0
           f"Optimization loop: crop {fl['crop'][0]} x {fl['crop'][1]} plus a margin of {fl['margin']} px "
           f"(mean region {fl['mean_region_px']:.0f} px), network convolutions {sum(fl['conv_flop_per_px'])} FLOP per "
           f"pixel forward; {fl['flop_total'] / 1e9:.1f} GFLOP in {t['fusion']:.1f} s = **{gflops:.2f} GFLOP/s**, "
-          f"{100 * gflops / peak:.1f} % of the matmul peak. The loop is bound by the many small operations around "
-          "the network (guidance features, operators, optimizer), not by the convolutions.", ""]
+          f"{100 * gflops / peak:.1f} % of the matmul peak"
+          + (" (the rest goes to the small operations around the network: guidance features, operators, optimizer)."
+             if gflops < 0.5 * peak else "."), ""]
     if qp:
         L += ["## End to end through qgis_process", "", f"`{qp.get('command', '')}`", ""]
         if qp.get("returncode") == 0:

@@ -144,12 +144,20 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
 
 
 def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int | None = None) -> int:
-    """The largest HR tile whose working set (about 8 float32 cubes of the tile plus its margin,
-    measured) fits an eighth of the available memory, capped at 512 MB; a multiple of the scale."""
-    budget = budget_bytes or min(512 << 20, _available_memory() // 8)
-    side = int(math.sqrt(budget / (bands * 4 * 8))) - 2 * margin
+    """The largest HR tile whose working set fits an eighth of the available memory, capped at
+    1 GB; a multiple of the scale. Measured (benchmarks/large_scene.py, 100 bands): rendering a
+    streamed tile peaks at about 1.6 float32 cubes of the tile plus its margin (the band-chunked
+    start image, its guidance, the network output); 3 cubes leaves room."""
+    budget = budget_bytes or min(1 << 30, _available_memory() // 8)
+    side = int(math.sqrt(budget / (bands * 4 * 3))) - 2 * margin
     side = max(128, min(2048, side))
     return max(scale, side // scale * scale)
+
+
+def streaming_reach(scale: int) -> int:
+    """HR pixels of context a streamed tile needs with the default kernel support (2·scale + 1),
+    rounded up: the classical start's back-projections, the guidance maps, the network's receptive field."""
+    return 24 * scale
 
 
 def _available_memory() -> int:
@@ -211,6 +219,8 @@ class _SceneWindows:
         self.cached = x_full is not None
         self.features_full: torch.Tensor | None = None
         self.kernel = self.srf = None
+        self._version = 0                  # bumped by every new K and P
+        self._kept: dict[tuple[int, int, int, int], list] = {}   # streaming: grown start image, guidance, version
 
     @classmethod
     def build(cls, cfg: FusionSettings, y, z, hv, kernel, srf, scale: int,
@@ -235,6 +245,7 @@ class _SceneWindows:
     def set_degradation(self, kernel: torch.Tensor, srf: torch.Tensor) -> None:
         """New K and P: the guidance changes (recomputed at once when cached)."""
         self.kernel, self.srf = kernel.detach(), srf.detach()
+        self._version += 1
         if self.cached:
             self.features_full = guidance_features(self.x_full, self.y, self.z, self.kernel, self.srf,
                                                    self.scale, self.basis)
@@ -245,20 +256,44 @@ class _SceneWindows:
         s = self.scale
         return s * math.ceil((self.kernel.shape[-1] // 2 + 3 * s) / s)
 
-    def window(self, rows: slice, cols: slice) -> tuple[torch.Tensor, torch.Tensor]:
-        """The starting image and the guidance on HR rows x cols (one estimate of a grown window)."""
+    def window(self, rows: slice, cols: slice, keep: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The starting image and the guidance on HR rows x cols (one estimate of a grown window).
+
+        Streaming scenes: with ``keep`` the window's start image stays in memory (training crops
+        are revisited; the start image never changes, the guidance only with K and P) until
+        :meth:`forget`."""
         if self.cached:
             return self.x_full[:, rows, cols], self.features_full[:, rows, cols]
+        key = (rows.start, rows.stop, cols.start, cols.stop)
+        entry = self._kept.get(key)
+        if entry is None:
+            entry = self._grown_start(rows, cols) + [None, -1]
+            if keep:
+                self._kept[key] = entry
+        xb, (r0, r1, c0, c1), features, version = entry
+        if version != self._version:
+            s = self.scale
+            features = guidance_features(xb, self.y[:, r0 // s : r1 // s, c0 // s : c1 // s],
+                                         self.z[:, r0:r1, c0:c1], self.kernel, self.srf, s, self.basis)
+            entry[2], entry[3] = features, self._version
+        inner = (slice(None), slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+        return xb[inner], features[inner]
+
+    def forget(self, rows: slice, cols: slice) -> None:
+        self._kept.pop((rows.start, rows.stop, cols.start, cols.stop), None)
+
+    def kept_window_bytes(self, rows: int, cols: int) -> int:
+        """Memory one kept streaming window of rows x cols takes (start image and guidance)."""
+        grow = 2 * self.guidance_margin
+        return (rows + grow) * (cols + grow) * (self.y.shape[0] + self.basis.shape[1] * 4) * 4
+
+    def _grown_start(self, rows: slice, cols: slice) -> list:
         s, grow = self.scale, self.guidance_margin
         height, width = self.z.shape[1:]
         r0, c0 = max(0, (rows.start - grow) // s * s), max(0, (cols.start - grow) // s * s)
         r1 = min(height, -(-(rows.stop + grow) // s) * s)
         c1 = min(width, -(-(cols.stop + grow) // s) * s)
-        xb = self.estimator.region(slice(r0, r1), slice(c0, c1))
-        f = guidance_features(xb, self.y[:, r0 // s : r1 // s, c0 // s : c1 // s], self.z[:, r0:r1, c0:c1],
-                              self.kernel, self.srf, s, self.basis)
-        inner = (slice(None), slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
-        return xb[inner], f[inner]
+        return [self.estimator.region(slice(r0, r1), slice(c0, c1)), (r0, r1, c0, c1)]
 
 
 class _Reporter:
@@ -301,6 +336,8 @@ class _Fitter:
         self.margin = self.scale * math.ceil(radius / self.scale)
         self.tv_weight = cfg.tv_weight
         self.tv_scale = 0.0
+        self.pool: list[tuple[int, int]] = []   # streaming scenes: the crop positions kept in memory
+        self.pool_size = 0                      # set once K is known (the window's reach depends on it)
 
     def _crop_size(self) -> tuple[int, int]:
         s = self.scale
@@ -312,16 +349,42 @@ class _Fitter:
         with torch.no_grad():
             self.scene.set_degradation(self.kernel_layer(), self.response_layer())
 
-    def image_on(self, region: tuple[slice, slice]) -> torch.Tensor:
-        x_base, features = self.scene.window(*region)
+    def image_on(self, region: tuple[slice, slice], keep: bool = False) -> torch.Tensor:
+        x_base, features = self.scene.window(*region, keep=keep)
         return x_base + torch.einsum("cl,lhw->chw", self.scene.basis, self.net(features))
 
-    def sample_region(self):
-        """A random crop (rows/cols multiples of the scale) and its margin-extended region."""
+    def _pool_size(self) -> int:
+        """How many training crops a streaming scene keeps in memory (4..32, within the budget)."""
+        rows, cols = (c + 2 * self.margin for c in self.crop)
+        budget = min(self.cfg.cache_limit_bytes // 2, _available_memory() // 8)
+        return int(max(4, min(32, budget // max(1, self.scene.kept_window_bytes(rows, cols)))))
+
+    def _random_position(self) -> tuple[int, int]:
+        s, (ch, cw) = self.scale, self.crop
+        height, width = self.z.shape[1:]
+        return (s * int(self.rng.integers(0, (height - ch) // s + 1)),
+                s * int(self.rng.integers(0, (width - cw) // s + 1)))
+
+    def _next_position(self) -> tuple[int, int]:
+        """Cached scenes: any crop. Streaming scenes: one of a pool of kept crops (their start
+        images cost a classical estimate of a grown window each), renewed by :meth:`renew_pool`."""
+        if not self.pool_size:
+            return self._random_position()
+        if len(self.pool) < self.pool_size:
+            self.pool.append(self._random_position())
+            return self.pool[-1]
+        return self.pool[int(self.rng.integers(0, len(self.pool)))]
+
+    def renew_pool(self) -> None:
+        """Swap the oldest kept crop for a new one, so the fit sees more of a large scene over time."""
+        if self.pool_size and len(self.pool) == self.pool_size:
+            self.scene.forget(*self.sample_region(self.pool.pop(0))[0])
+
+    def sample_region(self, position: tuple[int, int] | None = None):
+        """A crop (rows/cols multiples of the scale) and its margin-extended region."""
         s, (ch, cw), m = self.scale, self.crop, self.margin
         height, width = self.z.shape[1:]
-        r0 = s * int(self.rng.integers(0, (height - ch) // s + 1))
-        c0 = s * int(self.rng.integers(0, (width - cw) // s + 1))
+        r0, c0 = position if position is not None else self._next_position()
         R0, C0 = max(0, r0 - m), max(0, c0 - m)
         R1, C1 = min(height, r0 + ch + m), min(width, c0 + cw + m)
         inner = (slice(r0 - R0, r0 - R0 + ch), slice(c0 - C0, c0 - C0 + cw))
@@ -352,6 +415,7 @@ class _Fitter:
                                    lr=cfg.lr_degradation)
         losses: dict[str, list[float]] = {"degradation": [], "reconstruction": []}
         self.refresh()
+        self.pool_size = 0 if self.scene.cached else self._pool_size()
         self._calibrate_tv()
         total = max(1, cfg.outer_iterations)
         for outer in range(cfg.outer_iterations):
@@ -364,6 +428,7 @@ class _Fitter:
             else:
                 losses["reconstruction"].append(self._steps((opt_net, opt_deg), cfg.inner_iterations, train_net=True, train_deg=True))
                 self.refresh()
+            self.renew_pool()
             self.report(0.25 + 0.65 * (outer + 1) / total,
                         f"fusion, outer iteration {outer + 1}/{cfg.outer_iterations}: loss {losses['reconstruction'][-1]:.3e}")
         with torch.no_grad():
@@ -378,7 +443,7 @@ class _Fitter:
             return
         sample = self.sample_region()
         with torch.no_grad():
-            x_start, _ = self.scene.window(*sample[0])
+            x_start, _ = self.scene.window(*sample[0], keep=True)
             inner = sample[1]
             xi = x_start[:, inner[0], inner[1]]
             tv = (xi[:, 1:] - xi[:, :-1]).abs().mean() + (xi[:, :, 1:] - xi[:, :, :-1]).abs().mean()
@@ -396,7 +461,7 @@ class _Fitter:
             for o in opts:
                 o.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(train_net):
-                x_region = self.image_on(sample[0])
+                x_region = self.image_on(sample[0], keep=True)
             if not train_net:
                 x_region = x_region.detach()
             with torch.set_grad_enabled(train_deg):

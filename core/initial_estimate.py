@@ -60,25 +60,39 @@ class ClassicalEstimator:
             parts.append(self.region(slice(r0, min(height, r0 + band_rows)), slice(0, width)))
         return torch.cat(parts, dim=1)
 
-    def region(self, rows: slice, cols: slice) -> torch.Tensor:
-        """The estimate on HR rows x cols ``(bands, len(rows), len(cols))``."""
+    def region(self, rows: slice, cols: slice, band_chunk: int = 16) -> torch.Tensor:
+        """The estimate on HR rows x cols ``(bands, len(rows), len(cols))``.
+
+        Computed ``band_chunk`` bands at a time (every step is per band except the band sums of
+        the shape smoothing, taken in a second pass), so a window of a large scene costs about
+        one cube of its grown size plus small temporaries."""
         s = self.scale
         height, width = self.z.shape[1:]
         r0, r1, c0, c1 = _expand(rows, cols, self.margin, s, height, width)
         lr = (slice(r0 // s, r1 // s), slice(c0 // s, c1 // s))
         z = self.z[:, r0:r1, c0:c1]
-        y = self.y[:, lr[0], lr[1]]
         hh, ww = r1 - r0, c1 - c0
-        x = upsample(self.offset[:, lr[0], lr[1]], s, hh, ww)
-        for m in range(z.shape[0]):
-            x = x + upsample(self.coef[m][:, lr[0], lr[1]], s, hh, ww) * z[m]
-        for _ in range(self.back_projections):
-            x = x + upsample(y - blur_downsample(x, self.kernel, s), s, hh, ww)
+        bands = self.y.shape[0]
+        x = torch.empty((bands, hh, ww), dtype=self.y.dtype, device=self.y.device)
+        chunks = [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
+        for c in chunks:
+            xc = upsample(self.offset[c, lr[0], lr[1]], s, hh, ww)
+            for m in range(z.shape[0]):
+                xc.add_(upsample(self.coef[m][c, lr[0], lr[1]], s, hh, ww).mul_(z[m]))
+            yc = self.y[c, lr[0], lr[1]]
+            for _ in range(self.back_projections):
+                xc.add_(upsample(yc - blur_downsample(xc, self.kernel, s), s, hh, ww))
+            x[c] = xc
         if self.shape_sigma > 0:
             local_snr = z.sum(0).clamp_min(0) / max(self.msi_noise, 1e-12)
             weight = local_snr**2 / (local_snr**2 + self.shape_snr**2)
-            x = weight * x + (1 - weight) * keep_intensity_smooth_shape(x, self.shape_sigma, self.intensity_floor)
-        return x[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
+            smooth_kernel = _shape_kernel(self.shape_sigma, x)
+            smooth_sum = sum(blur(x[c], smooth_kernel).sum(0) for c in chunks)
+            ratio = _intensity_ratio(x.sum(0), smooth_sum, self.intensity_floor)
+            for c in chunks:
+                x[c] = x[c] * weight + blur(x[c], smooth_kernel).mul_(ratio).mul_(1 - weight)
+        out = x[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
+        return out if out.shape == x.shape else out.clone()   # do not keep the margin's storage alive
 
 
 def _expand(rows: slice, cols: slice, margin: int, scale: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -177,12 +191,20 @@ def noise_sigma(image: torch.Tensor) -> torch.Tensor:
 
 def keep_intensity_smooth_shape(x: torch.Tensor, sigma: float, floor: float | None = None) -> torch.Tensor:
     """Spectral shape from a Gaussian-smoothed ``x``, per-pixel band sum from ``x`` itself."""
-    size = 2 * int(math.ceil(3 * sigma)) + 1
-    smooth = blur(x, torch.as_tensor(gaussian_kernel(size, sigma), dtype=x.dtype, device=x.device))
+    smooth = blur(x, _shape_kernel(sigma, x))
     if floor is None:
         floor = 0.05 * float(x.sum(0).mean().clamp_min(1e-12))
-    ratio = (x.sum(0, keepdim=True).clamp_min(0) + floor) / (smooth.sum(0, keepdim=True).clamp_min(0) + floor)
-    return smooth * ratio
+    return smooth.mul_(_intensity_ratio(x.sum(0), smooth.sum(0), floor))
+
+
+def _shape_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
+    size = 2 * int(math.ceil(3 * sigma)) + 1
+    return torch.as_tensor(gaussian_kernel(size, sigma), dtype=like.dtype, device=like.device)
+
+
+def _intensity_ratio(x_sum: torch.Tensor, smooth_sum: torch.Tensor, floor: float) -> torch.Tensor:
+    """Per-pixel factor that gives the smoothed spectra the band sum of the unsmoothed ones."""
+    return (x_sum.clamp_min(0) + floor) / (smooth_sum.clamp_min(0) + floor)
 
 
 def bicubic_estimate(y: torch.Tensor, scale: int, height: int, width: int) -> torch.Tensor:

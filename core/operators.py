@@ -27,8 +27,10 @@ def blur_downsample(x: torch.Tensor, kernel: torch.Tensor, scale: int) -> torch.
 def blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """``(bands, H, W)`` blurred at full resolution (same border handling as ``blur_downsample``)."""
     k = kernel.shape[-1]
-    w = torch.flip(kernel, dims=(-2, -1)).reshape(1, 1, k, k).to(x.dtype)
-    return F.conv2d(_pad(x[:, None], k // 2), w)[:, 0]
+    w = torch.flip(kernel, dims=(-2, -1)).reshape(1, 1, k, k).to(x.dtype).expand(x.shape[0], 1, k, k)
+    # one depthwise convolution (bands as channels): no im2col buffer, ~5x less memory and time
+    # than bands as a batch at full resolution
+    return F.conv2d(_pad(x[None], k // 2), w, groups=x.shape[0])[0]
 
 
 def project(x: torch.Tensor, srf: torch.Tensor) -> torch.Tensor:

@@ -148,10 +148,10 @@ def _auto_tile(inputs: Inputs) -> int:
     scale, so that the written windows fill whole GeoTIFF tiles."""
     import math
 
-    from .fusion import auto_tile_size
+    from .fusion import auto_tile_size, streaming_reach
 
     s = inputs.scale
-    tile = auto_tile_size(inputs.pair.hsi.data.shape[0], 0, s)
+    tile = auto_tile_size(inputs.pair.hsi.data.shape[0], streaming_reach(s), s)
     step = 256 * s // math.gcd(256, s)
     return max(step, tile // step * step) if tile >= step else tile
 
