@@ -40,7 +40,35 @@ def project(x: torch.Tensor, srf: torch.Tensor) -> torch.Tensor:
 
 def upsample(y: torch.Tensor, scale: int, height: int, width: int) -> torch.Tensor:
     """Bicubic interpolation of ``(bands, h, w)`` onto the HR grid, respecting where the LR samples
-    sit (HR pixel ``i * scale + scale // 2``); borders are held constant."""
+    sit (HR pixel ``i * scale + scale // 2``); borders are held constant.
+
+    Computed as a polyphase filter (each of the ``scale`` output phases is a 4-tap filter of the
+    LR samples; columns first, on the few LR rows): the same values as ``grid_sample`` bicubic
+    (cubic convolution, a = -0.75, border padding) to float rounding, at a fraction of its cost."""
+    bands, h, w = y.shape
+    s = int(scale)
+    a = s - s // 2                     # polyphase output index of HR pixel 0
+    if height + a > (h + 1) * s or width + a > (w + 1) * s:
+        return _upsample_grid(y, s, height, width)
+    taps = _phase_taps(s, y.dtype, y.device)                          # (s phases, 4 taps)
+    yp = F.pad(y[:, None], (2, 2, 2, 2), mode="replicate")             # (bands, 1, h+4, w+4)
+    t = F.conv2d(yp, taps.view(s, 1, 1, 4))                            # (bands, s, h+4, w+1)
+    t = t.permute(0, 2, 3, 1).reshape(bands, 1, h + 4, (w + 1) * s)[..., a : a + width]
+    t = F.conv2d(t, taps.view(s, 1, 4, 1))                             # (bands, s, h+1, width)
+    return t.permute(0, 2, 1, 3).reshape(bands, (h + 1) * s, width)[:, a : a + height]
+
+
+def _phase_taps(scale: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Cubic-convolution weights (a = -0.75) of the 4 LR neighbours for each output phase."""
+    d = (torch.arange(scale, dtype=torch.float64)[:, None] / scale + 1 - torch.arange(4, dtype=torch.float64)[None]).abs()
+    a = -0.75
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return torch.where(d <= 1, near, torch.where(d < 2, far, torch.zeros_like(d))).to(dtype=dtype, device=device)
+
+
+def _upsample_grid(y: torch.Tensor, scale: int, height: int, width: int) -> torch.Tensor:
+    """The same interpolation by ``grid_sample`` (any output size)."""
     h, w = y.shape[-2:]
     dev, dt = y.device, y.dtype
     rows = (torch.arange(height, device=dev, dtype=dt) - scale // 2) / scale
