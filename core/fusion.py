@@ -279,8 +279,12 @@ class _SceneWindows:
         inner = (slice(None), slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
         return xb[inner], features[inner]
 
-    def forget(self, rows: slice, cols: slice) -> None:
-        self._kept.pop((rows.start, rows.stop, cols.start, cols.stop), None)
+    def forget(self, rows: slice | None = None, cols: slice | None = None) -> None:
+        """Drop one kept window, or all of them (before rendering: their memory goes to the tiles)."""
+        if rows is None:
+            self._kept.clear()
+        else:
+            self._kept.pop((rows.start, rows.stop, cols.start, cols.stop), None)
 
     def kept_window_bytes(self, rows: int, cols: int) -> int:
         """Memory one kept streaming window of rows x cols takes (start image and guidance)."""
@@ -324,7 +328,7 @@ class _Fitter:
     def __init__(self, cfg: FusionSettings, pair: NormalizedPair, scene: _SceneWindows, y, z, hv, mv,
                  deg: Degradation, dev: torch.device, seed: int, report: _Reporter):
         self.cfg, self.pair, self.scene, self.y, self.z, self.dev, self.report = cfg, pair, scene, y, z, dev, report
-        self.hv, self.mv = hv.float(), mv.float()
+        self.hv, self.mv = hv, mv                # boolean; weights are made per crop (a float MSI mask is 4x larger)
         self.scale = pair.scale
         self.kernel_layer = KernelLayer(deg.kernel).to(dev)
         self.response_layer = ResponseLayer(deg.diagnostics["srf_normalized_units"]).to(dev)
@@ -354,9 +358,10 @@ class _Fitter:
         return x_base + torch.einsum("cl,lhw->chw", self.scene.basis, self.net(features))
 
     def _pool_size(self) -> int:
-        """How many training crops a streaming scene keeps in memory (4..32, within the budget)."""
+        """How many training crops a streaming scene keeps in memory (4..32, within a quarter of
+        the cache budget: 256 MB by default)."""
         rows, cols = (c + 2 * self.margin for c in self.crop)
-        budget = min(self.cfg.cache_limit_bytes // 2, _available_memory() // 8)
+        budget = min(self.cfg.cache_limit_bytes // 4, _available_memory() // 16)
         return int(max(4, min(32, budget // max(1, self.scene.kept_window_bytes(rows, cols)))))
 
     def _random_position(self) -> tuple[int, int]:
@@ -396,11 +401,11 @@ class _Fitter:
         """``mean|(X*K)↓s − Y| + mean|P·X − Z|`` over valid pixels of the crop (+ TV prior)."""
         region, inner, lr_inner, hr_global, lr_global = sample
         y_hat = blur_downsample(x_region, kernel, self.scale)[:, lr_inner[0], lr_inner[1]]
-        w_lr = self.hv[lr_global]
+        w_lr = self.hv[lr_global].to(x_region.dtype)
         lr_term = (torch.abs(y_hat - self.y[:, lr_global[0], lr_global[1]]) * w_lr).sum() / (w_lr.sum() * y_hat.shape[0] + 1e-12)
         xi = x_region[:, inner[0], inner[1]]
         z_hat = project(xi, srf)
-        w_hr = self.mv[hr_global]
+        w_hr = self.mv[hr_global].to(x_region.dtype)
         hr_term = (torch.abs(z_hat - self.z[:, hr_global[0], hr_global[1]]) * w_hr).sum() / (w_hr.sum() * z_hat.shape[0] + 1e-12)
         data = lr_term + hr_term
         if self.tv_weight > 0:
@@ -431,6 +436,8 @@ class _Fitter:
             self.renew_pool()
             self.report(0.25 + 0.65 * (outer + 1) / total,
                         f"fusion, outer iteration {outer + 1}/{cfg.outer_iterations}: loss {losses['reconstruction'][-1]:.3e}")
+        self.scene.forget()
+        self.pool.clear()
         with torch.no_grad():
             kernel = self.kernel_layer().cpu().numpy().astype(np.float64)
             srf = self.response_layer().cpu().numpy().astype(np.float64)
