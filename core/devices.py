@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import random
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 
 from .errors import DeviceUnavailableError, InvalidInputError
+
+T = TypeVar("T")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -30,3 +33,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A GPU out-of-memory error (torch raises a ``RuntimeError`` subclass, older builds a plain one)."""
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(error, oom)) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def run_with_gpu_fallback(run: Callable[[torch.device, int], T], device: torch.device,
+                          warn: Callable[[str], None]) -> T:
+    """``run(device, attempt)``; on GPU out-of-memory retry once on the GPU (attempt 1: the caller
+    shrinks its tiles and caches), then on the CPU with a warning. CPU errors pass through."""
+    attempts = [(device, 0), (device, 1), (torch.device("cpu"), 2)] if device.type == "cuda" else [(device, 0)]
+    for i, (dev, attempt) in enumerate(attempts):
+        try:
+            return run(dev, attempt)
+        except Exception as error:  # noqa: BLE001 - only out-of-memory on the GPU is retried
+            if dev.type != "cuda" or not is_out_of_memory(error) or i == len(attempts) - 1:
+                raise
+            torch.cuda.empty_cache()
+            nxt = attempts[i + 1][0]
+            warn("the GPU ran out of memory; " + ("retrying with smaller tiles" if nxt.type == "cuda"
+                                                  else "falling back to the CPU (slower)"))
+    raise AssertionError("unreachable")

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
 from .degradation_layers import KernelLayer, ResponseLayer
-from .devices import resolve_device, seed_everything
+from .devices import resolve_device, run_with_gpu_fallback, seed_everything
 from .errors import Cancelled, InvalidInputError
 from .estimation import Degradation, NormalizedPair, estimate_normalized, normalize_pair
 from .backbone import backbone_estimate
@@ -107,6 +108,23 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
                               hsi_wavelengths=hsi_wavelengths)
     timings["degradation_estimate"] = time.perf_counter() - t
 
+    def attempt(dev: torch.device, retry: int) -> FusionResult:
+        run_cfg = cfg if retry == 0 else _smaller(cfg, pair)
+        return _fuse_on(run_cfg, pair, deg, dev, seed, report, writer, timings, mode)
+
+    return run_with_gpu_fallback(attempt, dev, lambda msg: warnings.warn(msg, stacklevel=3))
+
+
+def _smaller(cfg: FusionSettings, pair: NormalizedPair) -> FusionSettings:
+    """Settings for a retry after GPU out-of-memory: no whole-scene cache, half the tile."""
+    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], streaming_reach(pair.scale), pair.scale)
+    return replace(cfg, cache_limit_bytes=0, tile_size=max(pair.scale, tile // 2 // pair.scale * pair.scale))
+
+
+def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: torch.device, seed: int,
+             report: "_Reporter", writer: Optional[Writer], timings: dict, mode: str) -> FusionResult:
+    """Everything after the (NumPy) degradation estimate, on one device."""
+    seed_everything(seed)
     t = time.perf_counter()
     report(0.2, "building the initial estimate")
     y = torch.from_numpy(pair.y).to(dev)

@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Where the deep reconstruction pays, and how heavy its total-variation prior should be.
+
+Training scenes only (the dev scenes balloons/face and the benchmark's airborne scenes Jasper
+Ridge / AVIRIS GatorSense are never used here, so nothing is tuned on what the benchmarks
+report): CAVE paints, cd, beads at x8 (motion ``kernel_00``, Nikon D700 perturbed d = 0.01) at 30
+and 40 dB; airborne San Diego (/10000) and Samson (/max) at x4 (Gaussian 9 x 9, sigma 4/2.355,
+Sentinel-2 B2/B3/B4/B8), 40 dB. Rows: the classical start alone (``outer_iterations=0``) and
+the alternating fusion with variants of ``FusionSettings`` (TV weight, fewer iterations, lower
+network learning rate). Prints one line per run (PSNR, SAM, SSIM, seconds).
+
+    python benchmarks/prior_weight.py                       # the default sweep (~10 min, 2 cores)
+    python benchmarks/prior_weight.py --cases cd_x8_30 --variants '[["tv3", {"tv_weight": 3}]]'
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from hsi_blind_fusion.core import metrics, simulate
+from hsi_blind_fusion.core.fusion import FusionSettings, fuse
+from hsi_blind_fusion.core.kernels import gaussian_kernel
+from hsi_blind_fusion.core.responses import perturb_srf, srf_from_curves
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+S2_BANDS = ["B2", "B3", "B4", "B8"]
+DEFAULT_VARIANTS = [["classical", {"outer": 0}], ["tv1 (default)", {}], ["tv3", {"tv_weight": 3}],
+                    ["tv10", {"tv_weight": 10}], ["outer10", {"outer": 10}],
+                    ["lr3e-4", {"lr_reconstruction": 3e-4}]]
+
+
+def _cave(scene: str):
+    import rasterio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(DATA / "cave" / f"{scene}.tif") as ds:
+            x = ds.read().astype(np.float32) / 65535.0
+    return x, perturb_srf(np.load(DATA / "srf" / "nikon_d700_classic.npz")["srf"].T, 0.01)
+
+
+def _sentinel2(wavelengths: np.ndarray) -> np.ndarray:
+    t = np.genfromtxt(DATA / "srf" / "sentinel2a_msi_srf.csv", delimiter=",", names=True)
+    cols = sorted((n for n in t.dtype.names if n.split("_")[-1] in S2_BANDS),
+                  key=lambda n: S2_BANDS.index(n.split("_")[-1]))
+    return srf_from_curves(t[t.dtype.names[0]], np.stack([t[c] for c in cols], 1), wavelengths)
+
+
+def _airborne(file: str, divisor: float | None):
+    d = np.load(DATA / "real" / file)
+    c = d["cube"].astype(np.float32)
+    c = np.clip(c / (divisor or float(c.max())), 0, None)
+    h, w = c.shape[1] // 4 * 4, c.shape[2] // 4 * 4
+    return c[:, :h, :w], _sentinel2(np.asarray(d["wavelengths_nm"], np.float64))
+
+
+def cases() -> dict:
+    motion = np.load(DATA / "srf" / "f_set_12_kernels.npz")["kernel_00"].astype(np.float64)
+    gauss = gaussian_kernel(9, 4 / 2.355)
+    out = {}
+    for scene in ("paints", "cd", "beads"):
+        for snr in (30, 40):
+            out[f"{scene}_x8_{snr}"] = (lambda s=scene: _cave(s), motion, 8, float(snr))
+    out["sandiego_x4"] = (lambda: _airborne("sandiego_airport_ad.npz", 10000.0), gauss, 4, 40.0)
+    out["samson_x4"] = (lambda: _airborne("samson.npz", None), gauss, 4, 40.0)
+    return out
+
+
+def run(name: str, case, variants, outer: int, inner: int) -> None:
+    load, kernel, scale, snr = case
+    x, srf = load()
+    y, z = simulate(x, kernel, srf, scale, snr_db=snr, seed=0)
+    for label, options in variants:
+        options = dict(options)
+        o = options.pop("outer", outer)
+        t = time.perf_counter()
+        r = fuse(y, z, scale=scale, outer_iterations=o, inner_iterations=inner, seed=0,
+                 settings=FusionSettings(**options))
+        q = metrics.quality_report(x, r.image, scale)
+        print(f"{name:14s} {label:16s} PSNR {q['psnr']:6.2f}  SAM {q['sam']:5.2f}  SSIM {q['ssim']:.4f}  "
+              f"{time.perf_counter() - t:5.1f} s", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default="paints_x8_30,cd_x8_30,sandiego_x4,samson_x4,paints_x8_40")
+    ap.add_argument("--variants", default=json.dumps(DEFAULT_VARIANTS), help="JSON [[label, settings], ...]")
+    ap.add_argument("--outer", type=int, default=40)
+    ap.add_argument("--inner", type=int, default=10)
+    args = ap.parse_args(argv)
+    if not (DATA / "cave").is_dir():
+        sys.exit(f"shared data not found at {DATA}")
+    table = cases()
+    for name in args.cases.split(","):
+        run(name, table[name], json.loads(args.variants), args.outer, args.inner)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
