@@ -83,7 +83,8 @@ class _Tracer:
         whole = (slice(0, height), slice(0, width))
         with torch.no_grad():
             if outer == 0:      # the starting image (before the network)
-                img = f.scene.x_base(*whole) if hasattr(f, "scene") else f.x_base
+                s = f.scene
+                img = s.x_full if s.cached else s.estimator.region(*whole)
             else:
                 img = f.image_on(whole)
         img = np.maximum(img.cpu().numpy() * f.pair.y_unit, 0)
