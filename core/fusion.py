@@ -25,7 +25,7 @@ from .devices import resolve_device, run_with_gpu_fallback, seed_everything
 from .errors import Cancelled, InvalidInputError
 from .estimation import Degradation, NormalizedPair, estimate_normalized, normalize_pair
 from .backbone import backbone_estimate
-from .initial_estimate import ClassicalEstimator, fit_classical
+from .initial_estimate import ClassicalEstimator, fit_classical, noise_sigma, smooth_shape_where_dark_
 from .meta_init import load_meta_weights
 from .operators import blur_downsample, project
 from .reconstruction_net import ReconstructionNet, guidance_features, spectral_subspace
@@ -60,6 +60,7 @@ class FusionSettings:
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights (models/) when present
+    output_shape_smoothing: bool = True   # the start's dark-pixel spectral smoothing, on the output too (docs/network_prior.md)
 
 
 Writer = Callable[[slice, slice, np.ndarray], None]
@@ -500,11 +501,22 @@ class _Fitter:
             total += float(loss.detach())
         return total / max(1, steps)
 
+    def _shape_smoothing(self) -> dict | None:
+        """The classical start's dark-pixel spectral smoothing, for the output (when enabled)."""
+        if not self.cfg.output_shape_smoothing:
+            return None
+        est = self.scene.estimator
+        sigma, snr = (est.shape_sigma, est.shape_snr) if est is not None else (0.7, 30.0)
+        noise = est.msi_noise if est is not None else float(torch.sqrt((noise_sigma(self.z) ** 2).sum()))
+        floor = est.intensity_floor if est is not None else 0.05 * float(self.y.sum(0).mean().clamp_min(1e-12))
+        return {"sigma": sigma, "snr": snr, "noise": noise, "floor": floor, "reach": int(math.ceil(3 * sigma)) + 1}
+
     def render(self, tile: int, put: Callable[[slice, slice, torch.Tensor], None]) -> None:
         """The whole HR image, tile by tile; each tile is computed with a halo covering the
         network's receptive field, so tiles meet without seams."""
         height, width = self.z.shape[1:]
-        halo = self.net.receptive_radius + 1
+        shape = self._shape_smoothing()
+        halo = self.net.receptive_radius + 1 + (shape["reach"] if shape else 0)
         tiles = [(r0, c0) for r0 in range(0, height, tile) for c0 in range(0, width, tile)]
         with torch.no_grad():
             for i, (r0, c0) in enumerate(tiles):
@@ -513,4 +525,7 @@ class _Fitter:
                 a, b = max(0, r0 - halo), min(height, r1 + halo)
                 c, d = max(0, c0 - halo), min(width, c1 + halo)
                 x = self.image_on((slice(a, b), slice(c, d)))
+                if shape:
+                    smooth_shape_where_dark_(x, self.z[:, a:b, c:d], shape["noise"], shape["sigma"],
+                                             shape["snr"], shape["floor"])
                 put(slice(r0, r1), slice(c0, c1), x[:, r0 - a : r1 - a, c0 - c : c1 - c])

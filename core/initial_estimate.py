@@ -84,13 +84,8 @@ class ClassicalEstimator:
                 xc.add_(upsample(yc - blur_downsample(xc, self.kernel, s), s, hh, ww))
             x[c] = xc
         if self.shape_sigma > 0:
-            local_snr = z.sum(0).clamp_min(0) / max(self.msi_noise, 1e-12)
-            weight = local_snr**2 / (local_snr**2 + self.shape_snr**2)
-            smooth_kernel = _shape_kernel(self.shape_sigma, x)
-            smooth_sum = sum(blur(x[c], smooth_kernel).sum(0) for c in chunks)
-            ratio = _intensity_ratio(x.sum(0), smooth_sum, self.intensity_floor)
-            for c in chunks:
-                x[c] = x[c] * weight + blur(x[c], smooth_kernel).mul_(ratio).mul_(1 - weight)
+            smooth_shape_where_dark_(x, z, self.msi_noise, self.shape_sigma, self.shape_snr,
+                                     self.intensity_floor, band_chunk)
         out = x[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
         return out if out.shape == x.shape else out.clone()   # do not keep the margin's storage alive
 
@@ -187,6 +182,23 @@ def noise_sigma(image: torch.Tensor) -> torch.Tensor:
     d = im[:, 1:-1, 1:-1] * 4 - im[:, :-2, 1:-1] - im[:, 2:, 1:-1] - im[:, 1:-1, :-2] - im[:, 1:-1, 2:]
     d = d[:, ::step, ::step]
     return d.reshape(d.shape[0], -1).abs().median(dim=1).values / (0.6745 * math.sqrt(20.0))
+
+
+def smooth_shape_where_dark_(x: torch.Tensor, z: torch.Tensor, msi_noise: float, sigma: float,
+                             shape_snr: float, floor: float, band_chunk: int = 16) -> torch.Tensor:
+    """In place: where the local MSI signal-to-noise ratio is low, take the spectral shape from a
+    Gaussian-smoothed ``x`` (keeping each pixel's band sum), so MSI noise does not tilt the
+    spectra of dark pixels. Band-chunked (one cube of ``x`` plus small temporaries)."""
+    bands = x.shape[0]
+    chunks = [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
+    local_snr = z.sum(0).clamp_min(0) / max(msi_noise, 1e-12)
+    weight = local_snr**2 / (local_snr**2 + shape_snr**2)
+    kernel = _shape_kernel(sigma, x)
+    smooth_sum = sum(blur(x[c], kernel).sum(0) for c in chunks)
+    ratio = _intensity_ratio(x.sum(0), smooth_sum, floor)
+    for c in chunks:
+        x[c] = x[c] * weight + blur(x[c], kernel).mul_(ratio).mul_(1 - weight)
+    return x
 
 
 def keep_intensity_smooth_shape(x: torch.Tensor, sigma: float, floor: float | None = None) -> torch.Tensor:
