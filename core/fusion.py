@@ -352,7 +352,10 @@ class _Fitter:
         self.kernel_layer = KernelLayer(deg.kernel).to(dev)
         self.response_layer = ResponseLayer(deg.diagnostics["srf_normalized_units"]).to(dev)
         self.net = ReconstructionNet(cfg.subspace_dims, cfg.width, cfg.depth).to(dev)
-        self.meta_initialized = bool(cfg.meta_init) and load_meta_weights(self.net)
+        # no fitting (0 iterations) = the starting image itself: the zero-initialized last layer
+        # adds nothing, while unfitted meta-learned weights would add an arbitrary correction
+        fits = cfg.outer_iterations > 0 and cfg.inner_iterations > 0
+        self.meta_initialized = bool(cfg.meta_init) and fits and load_meta_weights(self.net)
         self.rng = np.random.default_rng(seed)
         self.crop = self._crop_size()
         radius = self.kernel_layer.size // 2 + self.net.receptive_radius + 1

@@ -231,3 +231,28 @@ def test_non_negative_input_with_nodata_gives_non_negative_output():
     assert np.nanmin(fuse(y, z, outer_iterations=0, device="cpu").image) >= 0
     y[:, 0, 0] = np.nan                           # one nodata pixel
     assert np.nanmin(fuse(y, z, outer_iterations=0, device="cpu").image) >= 0
+
+
+def test_zero_iterations_return_the_starting_image_even_with_meta_weights():
+    """``outer_iterations=0`` is documented to return the starting estimate: meta-learned network
+    weights (present in models/) must not add an unfitted correction."""
+    import torch
+
+    from hsi_blind_fusion.core import simulate
+    from hsi_blind_fusion.core.estimation import estimate_normalized, normalize_pair
+    from hsi_blind_fusion.core.fusion import FusionSettings, fuse
+    from hsi_blind_fusion.core.initial_estimate import fit_classical
+    from hsi_blind_fusion.core.kernels import gaussian_kernel
+    from test_core_scenes import synthetic_cube, synthetic_srf
+
+    x = synthetic_cube(64, endmembers=3, spatial_smooth=2.0, seed=4)
+    y, z = simulate(x, gaussian_kernel(9, 1.5), synthetic_srf(), 4, snr_db=40.0, seed=0)
+    r = fuse(y, z, outer_iterations=0, inner_iterations=10, device="cpu",
+             settings=FusionSettings(initial="classical", meta_init=True))
+    assert not r.diagnostics["meta_initialized"]
+    pair = normalize_pair(y, z, 4)
+    deg = estimate_normalized(pair)
+    est = fit_classical(torch.from_numpy(pair.y), torch.from_numpy(pair.z),
+                        torch.as_tensor(deg.kernel, dtype=torch.float32), 4)
+    start = np.maximum(est.whole().numpy() * pair.y_unit, 0)
+    assert np.abs(r.image - start).max() <= 1e-5 * np.abs(start).max()
