@@ -25,7 +25,7 @@ from .devices import resolve_device, run_with_gpu_fallback, seed_everything
 from .errors import Cancelled, InvalidInputError
 from .estimation import Degradation, NormalizedPair, estimate_normalized, normalize_pair
 from .backbone import backbone_estimate
-from .initial_estimate import ClassicalEstimator, fit_classical, noise_sigma, smooth_shape_where_dark_
+from .initial_estimate import ClassicalEstimator, fit_classical, flat_block_noise_sigma, smooth_shape_where_dark_
 from .meta_init import load_meta_weights
 from .operators import blur_downsample, project
 from .reconstruction_net import ReconstructionNet, guidance_features, spectral_subspace
@@ -510,7 +510,7 @@ class _Fitter:
         if not self.cfg.output_shape_smoothing or self.scene.method != "backbone":
             return None
         sigma = 0.7
-        return {"sigma": sigma, "snr": 30.0, "noise": float(torch.sqrt((noise_sigma(self.z) ** 2).sum())),
+        return {"sigma": sigma, "snr": 30.0, "noise": float(torch.sqrt((flat_block_noise_sigma(self.z) ** 2).sum())),
                 "floor": 0.05 * float(self.y.sum(0).mean().clamp_min(1e-12)), "reach": int(math.ceil(3 * sigma)) + 1}
 
     def render(self, tile: int, put: Callable[[slice, slice, torch.Tensor], None]) -> None:
