@@ -205,7 +205,7 @@ def flat_block_noise_sigma(image: torch.Tensor, block: int = 16, quantile: float
     """Per-band white-noise standard deviation from the flattest image blocks: the median absolute
     Laplacian of each 16 x 16 block, its 10th percentile over blocks. Texture inflates the
     whole-image :func:`noise_sigma` (x1.2-2.7 on CAVE and airborne scenes at 30-40 dB); this reads
-    within x0.91-1.71 of the true value on the same scenes (docs/network_prior.md)."""
+    within x0.94-1.71 of the true value on the same scenes (docs/network_prior.md)."""
     step = max(1, int(math.sqrt(image.shape[1] * image.shape[2] / 4e6)))
     im = image[:, ::step, ::step] if step > 1 else image
     d = im[:, 1:-1, 1:-1] * 4 - im[:, :-2, 1:-1] - im[:, 2:, 1:-1] - im[:, 1:-1, :-2] - im[:, 1:-1, 2:]
