@@ -146,7 +146,7 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     t = time.perf_counter()
     out = _Output(pair, writer)
     reach = scene.margin + (0 if scene.cached else scene.guidance_margin) + fitter.net.receptive_radius + 1
-    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], reach, pair.scale)
+    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], reach, pair.scale, _device_budget(dev))
     fitter.render(tile, out.put)
     timings["write"] = time.perf_counter() - t
     report(1.0, "done")
@@ -177,6 +177,14 @@ def streaming_reach(scale: int) -> int:
     """HR pixels of context a streamed tile needs with the default kernel support (2·scale + 1),
     rounded up: the classical start's back-projections, the guidance maps, the network's receptive field."""
     return 24 * scale
+
+
+def _device_budget(dev: torch.device) -> int | None:
+    """On a GPU the tile must fit its free memory too (an eighth of it, capped like the CPU's)."""
+    if dev.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(dev)
+    return min(1 << 30, _available_memory() // 8, free // 8)
 
 
 def _available_memory() -> int:
