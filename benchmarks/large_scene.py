@@ -112,11 +112,8 @@ def stage_of(message: str) -> str | None:
     return None
 
 
-def run_pipeline(hsi: str, msi: str, out: str, outer: int, inner: int, tile: int) -> dict:
-    """One streaming fusion in this (fresh) process; figures as a dict."""
-    ensure_package()
-    import torch
-
+def sampled_read(hsi: str, msi: str):
+    """Start sampling the RSS and read the inputs (stage "read"): (sampler, inputs, t0, read seconds)."""
     from hsi_blind_fusion.core import pipeline
 
     sampler = MemorySampler()
@@ -124,8 +121,17 @@ def run_pipeline(hsi: str, msi: str, out: str, outer: int, inner: int, tile: int
     t0 = time.perf_counter()
     sampler.stage = "read"
     inputs = pipeline.load_inputs(hsi, msi)
-    t_read = time.perf_counter() - t0
+    return sampler, inputs, t0, time.perf_counter() - t0
 
+
+def run_pipeline(hsi: str, msi: str, out: str, outer: int, inner: int, tile: int) -> dict:
+    """One streaming fusion in this (fresh) process; figures as a dict."""
+    ensure_package()
+    import torch
+
+    from hsi_blind_fusion.core import pipeline
+
+    sampler, inputs, t0, t_read = sampled_read(hsi, msi)
     last = [None]
 
     def progress(fraction, message=""):

@@ -50,7 +50,7 @@ ensure_package()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from large_scene import MemorySampler, stage_of  # noqa: E402
+from large_scene import MemorySampler, sampled_read, stage_of  # noqa: E402
 
 
 def data_dir() -> Path:
@@ -127,12 +127,7 @@ def loop_flops(cfg, scale: int, kernel_size: int, height: int, width: int) -> di
 def run_core(hsi: str, msi: str, out: str, outer: int, inner: int, device: str) -> dict:
     from hsi_blind_fusion.core import pipeline
 
-    sampler = MemorySampler()
-    sampler.start()
-    t0 = time.perf_counter()
-    sampler.stage = "read"
-    inputs = pipeline.load_inputs(hsi, msi)
-    t_read = time.perf_counter() - t0
+    sampler, inputs, t0, t_read = sampled_read(hsi, msi)
 
     def progress(fraction, message=""):
         s = stage_of(message)
