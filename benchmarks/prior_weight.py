@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,38 +25,24 @@ import numpy as np
 from hsi_blind_fusion.core import metrics, simulate
 from hsi_blind_fusion.core.fusion import FusionSettings, fuse
 from hsi_blind_fusion.core.kernels import gaussian_kernel
-from hsi_blind_fusion.core.responses import perturb_srf, srf_from_curves
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quality  # noqa: E402  (the benchmark cases' loaders)
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-S2_BANDS = ["B2", "B3", "B4", "B8"]
 DEFAULT_VARIANTS = [["classical", {"outer": 0}], ["tv1 (default)", {}], ["tv3", {"tv_weight": 3}],
                     ["tv10", {"tv_weight": 10}], ["outer10", {"outer": 10}],
                     ["lr3e-4", {"lr_reconstruction": 3e-4}]]
 
 
 def _cave(scene: str):
-    import rasterio
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(DATA / "cave" / f"{scene}.tif") as ds:
-            x = ds.read().astype(np.float32) / 65535.0
-    return x, perturb_srf(np.load(DATA / "srf" / "nikon_d700_classic.npz")["srf"].T, 0.01)
-
-
-def _sentinel2(wavelengths: np.ndarray) -> np.ndarray:
-    t = np.genfromtxt(DATA / "srf" / "sentinel2a_msi_srf.csv", delimiter=",", names=True)
-    cols = sorted((n for n in t.dtype.names if n.split("_")[-1] in S2_BANDS),
-                  key=lambda n: S2_BANDS.index(n.split("_")[-1]))
-    return srf_from_curves(t[t.dtype.names[0]], np.stack([t[c] for c in cols], 1), wavelengths)
+    return quality.read_cave(DATA, scene), quality.nikon_srf(DATA)
 
 
 def _airborne(file: str, divisor: float | None):
-    d = np.load(DATA / "real" / file)
-    c = d["cube"].astype(np.float32)
-    c = np.clip(c / (divisor or float(c.max())), 0, None)
-    h, w = c.shape[1] // 4 * 4, c.shape[2] // 4 * 4
-    return c[:, :h, :w], _sentinel2(np.asarray(d["wavelengths_nm"], np.float64))
+    cube, wavelengths = quality.read_airborne(DATA, file, divisor)
+    h, w = cube.shape[1] // 4 * 4, cube.shape[2] // 4 * 4     # top-left crop to the scale
+    return cube[:, :h, :w], quality.sentinel2_srf(DATA, wavelengths)
 
 
 def cases() -> dict:

@@ -83,35 +83,51 @@ def _center_crop(x: np.ndarray, size: int | None, multiple: int) -> np.ndarray:
     return np.ascontiguousarray(x[:, r0:r0 + th, c0:c0 + tw])
 
 
+def read_cave(data: Path, scene: str) -> np.ndarray:
+    """A CAVE cube ``(31, 512, 512)`` in [0, 1]."""
+    import rasterio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data / "cave" / f"{scene}.tif") as ds:
+            return ds.read().astype(np.float32) / 65535.0
+
+
+def nikon_srf(data: Path) -> np.ndarray:
+    """The Nikon D700 response (3 x 31) perturbed with d = 0.01."""
+    return perturb_srf(np.load(data / "srf" / "nikon_d700_classic.npz")["srf"].T, 0.01)
+
+
+def sentinel2_srf(data: Path, wavelengths: np.ndarray) -> np.ndarray:
+    """Sentinel-2A B2, B3, B4, B8 responses sampled at ``wavelengths`` (4 x bands)."""
+    table = np.genfromtxt(data / "srf" / "sentinel2a_msi_srf.csv", delimiter=",", names=True)
+    cols = [n for n in table.dtype.names if n.split("_")[-1] in S2_BANDS]
+    cols.sort(key=lambda n: S2_BANDS.index(n.split("_")[-1]))
+    curves = np.stack([table[c] for c in cols], axis=1)
+    return srf_from_curves(table[table.dtype.names[0]], curves, wavelengths)
+
+
+def read_airborne(data: Path, file: str, divisor: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """An airborne cube scaled to reflectance (``/divisor``, else ``/max``), clipped at 0, and its
+    wavelengths."""
+    d = np.load(data / "real" / file)
+    cube = d["cube"].astype(np.float32)
+    cube = cube / (divisor if divisor else float(cube.max()))
+    cube = np.clip(cube, 0.0, None)        # a few slightly negative DN in absorption bands
+    return cube, np.asarray(d["wavelengths_nm"], np.float64)
+
+
 def build_cases(data: Path, crop: int | None) -> list[Case]:
     motion = np.load(data / "srf" / "f_set_12_kernels.npz")["kernel_00"].astype(np.float64)
-    nikon = perturb_srf(np.load(data / "srf" / "nikon_d700_classic.npz")["srf"].T, 0.01)
+    nikon = nikon_srf(data)
 
     def cave(scene: str, scale: int):
-        def load():
-            import rasterio
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with rasterio.open(data / "cave" / f"{scene}.tif") as ds:
-                    x = ds.read().astype(np.float32) / 65535.0
-            return _center_crop(x, crop, scale), nikon
-        return load
-
-    def sentinel2(wavelengths: np.ndarray) -> np.ndarray:
-        table = np.genfromtxt(data / "srf" / "sentinel2a_msi_srf.csv", delimiter=",", names=True)
-        cols = [n for n in table.dtype.names if n.split("_")[-1] in S2_BANDS]
-        cols.sort(key=lambda n: S2_BANDS.index(n.split("_")[-1]))
-        curves = np.stack([table[c] for c in cols], axis=1)
-        return srf_from_curves(table[table.dtype.names[0]], curves, wavelengths)
+        return lambda: (_center_crop(read_cave(data, scene), crop, scale), nikon)
 
     def airborne(file: str, divisor: float | None):
         def load():
-            d = np.load(data / "real" / file)
-            cube = d["cube"].astype(np.float32)
-            cube = cube / (divisor if divisor else float(cube.max()))
-            cube = np.clip(cube, 0.0, None)        # a few slightly negative DN in absorption bands
-            return _center_crop(cube, crop, 4), sentinel2(np.asarray(d["wavelengths_nm"], np.float64))
+            cube, wavelengths = read_airborne(data, file, divisor)
+            return _center_crop(cube, crop, 4), sentinel2_srf(data, wavelengths)
         return load
 
     cases = []

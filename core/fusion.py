@@ -110,15 +110,16 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     timings["degradation_estimate"] = time.perf_counter() - t
 
     def attempt(dev: torch.device, retry: int) -> FusionResult:
-        run_cfg = cfg if retry == 0 else _smaller(cfg, pair)
+        run_cfg = cfg if retry == 0 else _smaller(cfg, pair, dev)
         return _fuse_on(run_cfg, pair, deg, dev, seed, report, writer, timings, mode)
 
     return run_with_gpu_fallback(attempt, dev, lambda msg: warnings.warn(msg, stacklevel=3))
 
 
-def _smaller(cfg: FusionSettings, pair: NormalizedPair) -> FusionSettings:
+def _smaller(cfg: FusionSettings, pair: NormalizedPair, dev: torch.device) -> FusionSettings:
     """Settings for a retry after GPU out-of-memory: no whole-scene cache, half the tile."""
-    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], streaming_reach(pair.scale), pair.scale)
+    tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], streaming_reach(pair.scale), pair.scale,
+                                           _device_budget(dev))
     return replace(cfg, cache_limit_bytes=0, tile_size=max(pair.scale, tile // 2 // pair.scale * pair.scale))
 
 

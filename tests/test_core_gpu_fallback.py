@@ -65,6 +65,6 @@ def test_out_of_memory_is_recognized():
 def test_retry_settings_stream_with_half_tiles():
     rng = np.random.default_rng(0)
     pair = normalize_pair(rng.random((8, 16, 16)).astype(np.float32), rng.random((3, 64, 64)).astype(np.float32), 4)
-    smaller = _smaller(FusionSettings(tile_size=256), pair)
+    smaller = _smaller(FusionSettings(tile_size=256), pair, torch.device("cpu"))
     assert smaller.cache_limit_bytes == 0 and smaller.tile_size == 128
-    assert _smaller(FusionSettings(), pair).tile_size % 4 == 0
+    assert _smaller(FusionSettings(), pair, torch.device("cpu")).tile_size % 4 == 0
