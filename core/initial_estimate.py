@@ -5,7 +5,11 @@ Each HSI band is modelled, at low resolution, as a *local* linear combination of
 blurred and downsampled with the estimated kernel (a multi-channel guided filter whose
 coefficients are pulled toward one global regression). The coefficients, brought to the HR grid,
 applied to the full-resolution MSI inject its spatial detail; a few rounds of back-projection of
-the LR residual then make the estimate consistent with Y. MSI noise injected this way tilts the
+the LR residual then make the estimate consistent with Y. The residual is mostly Y's noise where
+the regression is good (bands the MSI covers) and mostly signal where it is not (SWIR bands
+beyond the MSI): it is back-projected only in its spectral directions that stand above the noise
+(a hard singular-value threshold on the noise-whitened residual), which keeps the signal and
+leaves most of the noise out (+0.4 to +3 dB on the training scenes at 30-40 dB). MSI noise injected this way tilts the
 spectra of dark pixels (a poor SAM): where the local MSI signal-to-noise ratio is low, the
 spectral *shape* is taken from a slightly smoothed estimate while the per-pixel intensity keeps
 the detail.
@@ -38,6 +42,7 @@ class ClassicalEstimator:
     coef: torch.Tensor              # (msi_bands, bands, h, w) local regression slopes
     offset: torch.Tensor            # (bands, h, w) local regression offsets
     back_projections: int
+    residual_projector: torch.Tensor | None   # (bands, bands) keeps the LR residual's signal; None = all of it
     shape_sigma: float
     shape_snr: float
     msi_noise: float                # noise std of the MSI band sum
@@ -76,13 +81,17 @@ class ClassicalEstimator:
         x = torch.empty((bands, hh, ww), dtype=self.y.dtype, device=self.y.device)
         chunks = [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
         for c in chunks:
-            xc = upsample(self.offset[c, lr[0], lr[1]], s, hh, ww)
+            xc = x[c]                                                        # a view: written in place
+            xc.copy_(upsample(self.offset[c, lr[0], lr[1]], s, hh, ww))
             for m in range(z.shape[0]):
                 xc.add_(upsample(self.coef[m][c, lr[0], lr[1]], s, hh, ww).mul_(z[m]))
-            yc = self.y[c, lr[0], lr[1]]
-            for _ in range(self.back_projections):
-                xc.add_(upsample(yc - blur_downsample(xc, self.kernel, s), s, hh, ww))
-            x[c] = xc
+        y = self.y[:, lr[0], lr[1]]
+        for _ in range(self.back_projections):
+            resid = torch.cat([y[c] - blur_downsample(x[c], self.kernel, s) for c in chunks])
+            if self.residual_projector is not None:
+                resid = torch.einsum("ab,bhw->ahw", self.residual_projector, resid)
+            for c in chunks:
+                x[c] += upsample(resid[c], s, hh, ww)
         if self.shape_sigma > 0:
             smooth_shape_where_dark_(x, z, self.msi_noise, self.shape_sigma, self.shape_snr,
                                      self.intensity_floor, band_chunk)
@@ -102,8 +111,10 @@ def _expand(rows: slice, cols: slice, margin: int, scale: int, height: int, widt
 def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
                   hsi_valid: torch.Tensor | None = None, radius: int = 1, eps: float = 0.01,
                   back_projections: int = 3, shape_sigma: float = 0.7, shape_snr: float = 30.0,
-                  block_rows: int = 128, check: Callable[[], None] | None = None) -> ClassicalEstimator:
-    """Fit the LR regression (in row blocks, to bound memory) and the global noise figures."""
+                  block_rows: int = 128, check: Callable[[], None] | None = None,
+                  denoise_residual: bool = True) -> ClassicalEstimator:
+    """Fit the LR regression (in row blocks, to bound memory), the residual's signal projector
+    and the global noise figures."""
     z_lr = blur_downsample(z, kernel, scale)
     a_global = _global_slopes(y, z_lr, hsi_valid)
     reg = eps * float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
@@ -117,10 +128,44 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         a, b = _local_coefficients(y[:, e0:e1], z_lr[:, e0:e1], a_global, reg, radius)
         coef_parts.append(a[:, :, b0 - e0 : b1 - e0])
         off_parts.append(b[:, b0 - e0 : b1 - e0])
+    coef, offset = torch.cat(coef_parts, 2), torch.cat(off_parts, 1)
+    projector = None
+    if denoise_residual:
+        lr_resid = y - (coef * z_lr[:, None]).sum(0) - offset
+        projector = signal_projector(lr_resid, hsi_valid)
     noise = float(torch.sqrt((noise_sigma(z) ** 2).sum()))
     floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
-    return ClassicalEstimator(y, z, kernel, scale, torch.cat(coef_parts, 2), torch.cat(off_parts, 1),
-                              back_projections, shape_sigma, shape_snr, noise, floor)
+    return ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
+                              shape_sigma, shape_snr, noise, floor)
+
+
+def signal_projector(resid: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The ``(bands, bands)`` projection of an LR residual ``(bands, h, w)`` onto its spectral
+    directions that stand above white noise; None when the residual has too few pixels to tell.
+
+    Each band's noise is read as the part no other band predicts (HySime's regression, exact from
+    the Gram matrix: a residual variance ``1 / (G⁻¹)_ii``); whitened by it, the residual keeps the
+    singular directions above the Gavish-Donoho threshold for white noise of unit variance
+    (``λ*(β)·√n``), and the projector is brought back to the original units."""
+    bands = resid.shape[0]
+    flat = resid.reshape(bands, -1).double()
+    if valid is not None:
+        flat = flat[:, valid.reshape(-1)]
+    n = flat.shape[1]
+    if bands < 3 or n < 2 * bands:
+        return None
+    centred = flat - flat.mean(1, keepdim=True)
+    gram = centred @ centred.T
+    eye = torch.eye(bands, dtype=gram.dtype, device=gram.device)
+    inv = torch.linalg.inv(gram + 1e-10 * torch.trace(gram) / bands * eye)
+    sigma = (1.0 / (torch.diagonal(inv).clamp_min(1e-30) * (n - bands))).sqrt()
+    white = flat / sigma[:, None]
+    values, vectors = torch.linalg.eigh(white @ white.T)                    # singular values squared
+    beta = min(bands, n) / max(bands, n)
+    lam = math.sqrt(2 * (beta + 1) + 8 * beta / ((beta + 1) + math.sqrt(beta * beta + 14 * beta + 1)))
+    keep = vectors[:, values > (lam * lam * max(bands, n))]
+    projector = sigma[:, None] * (keep @ keep.T) / sigma[None, :]
+    return projector.to(resid.dtype)
 
 
 def regression_estimate(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
