@@ -131,7 +131,9 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     coef, offset = torch.cat(coef_parts, 2), torch.cat(off_parts, 1)
     projector = None
     if denoise_residual:
-        lr_resid = y - (coef * z_lr[:, None]).sum(0) - offset
+        lr_resid = y - offset
+        for m in range(z_lr.shape[0]):
+            lr_resid -= coef[m] * z_lr[m]
         projector = signal_projector(lr_resid, hsi_valid)
     noise = float(torch.sqrt((noise_sigma(z) ** 2).sum()))
     floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
