@@ -64,6 +64,7 @@ class FusionSettings:
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights (models/) when present
     output_shape_smoothing: bool = True   # the classical dark-pixel spectral smoothing on the output (fitted or backbone images)
+    residual_denoising: bool = True       # classical start: back-project only the LR residual's signal (False = all of it, as before)
 
 
 Writer = Callable[[slice, slice, np.ndarray], None]
@@ -265,7 +266,8 @@ class _SceneWindows:
             x = backbone_estimate(y, z, kernel, srf, scale)
             if x is not None:
                 return cls(None, x, y, z, basis, scale, "backbone")
-        estimator = fit_classical(y, z, kernel, scale, hsi_valid=hv, check=check)
+        estimator = fit_classical(y, z, kernel, scale, hsi_valid=hv, check=check,
+                                  denoise_residual=cfg.residual_denoising)
         x_full = estimator.whole(check) if fits else None
         return cls(estimator, x_full, y, z, basis, scale, "classical")
 
