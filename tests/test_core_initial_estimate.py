@@ -44,3 +44,27 @@ def test_denoised_back_projection_beats_plain_back_projection(snr_db):
     plain = metrics.psnr(x, regression_estimate(*args, denoise_residual=False).numpy())
     denoised = metrics.psnr(x, regression_estimate(*args).numpy())
     assert denoised > plain + 0.3, (plain, denoised)
+
+
+def _two_region_scene():
+    """Two halves with different spectral libraries: one global MSI -> HSI regression cannot fit
+    both, so the local regression must be allowed to leave it (a small ridge weight)."""
+    x = synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=2)
+    x[:, :, 48:] = synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=7)[:, :, 48:]
+    return x
+
+
+@pytest.mark.parametrize("scene, snr_db", [("two_regions", 40.0), ("two_regions", 30.0), ("one_library", 25.0)])
+def test_cross_validated_ridge_is_close_to_the_best_of_the_grid(scene, snr_db):
+    from hsi_blind_fusion.core.initial_estimate import RIDGE_GRID, fit_classical
+
+    x = _two_region_scene() if scene == "two_regions" else synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=2)
+    kernel = gaussian_kernel(9, 1.7)
+    y, z = simulate(x, kernel, synthetic_srf(), 4, snr_db=snr_db, seed=0)
+    args = (torch.from_numpy(y), torch.from_numpy(z), torch.as_tensor(kernel, dtype=torch.float32), 4)
+    scores = {eps: metrics.psnr(x, regression_estimate(*args, eps=eps).numpy()) for eps in RIDGE_GRID}
+    chosen = fit_classical(*args).ridge
+    assert chosen in scores
+    assert scores[chosen] >= max(scores.values()) - 0.1, (chosen, scores)
+    if scene == "two_regions" and snr_db == 40.0:
+        assert scores[chosen] > scores[0.01] + 0.4          # the former fixed weight
