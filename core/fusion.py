@@ -162,7 +162,9 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         diagnostics={"losses": losses, "timings": timings, "device": str(dev), "mode": mode,
                      "outer_iterations": cfg.outer_iterations, "inner_iterations": cfg.inner_iterations,
                      "initial_estimate": scene.method, "meta_initialized": fitter.meta_initialized,
-                     "tv_weight": fitter.tv_weight, "tile_size": tile, "cached": scene.cached,
+                     "tv_weight": fitter.tv_weight,
+                     "classical_ridge": scene.estimator.ridge if scene.estimator is not None else None,
+                     "tile_size": tile, "cached": scene.cached,
                      "seed": seed, "estimated_kernel": deg.kernel, "estimated_srf": deg.srf,
                      "estimation_residuals": deg.diagnostics.get("estimation_residuals", [])})
 

@@ -4,13 +4,13 @@ backbone is available.
 Each HSI band is modelled, at low resolution, as a *local* linear combination of the MSI bands
 blurred and downsampled with the estimated kernel (a multi-channel guided filter whose
 coefficients are pulled toward one global regression, as strongly as cross-validation on held-out
-LR pixels says). The coefficients, brought to the HR grid,
-applied to the full-resolution MSI inject its spatial detail; a few rounds of back-projection of
-the LR residual then make the estimate consistent with Y. The residual is mostly Y's noise where
-the regression is good (bands the MSI covers) and mostly signal where it is not (SWIR bands
-beyond the MSI): it is back-projected only in its spectral directions that stand above the noise
-(a hard singular-value threshold on the noise-whitened residual), which keeps the signal and
-leaves most of the noise out (+0.4 to +3 dB on the training scenes at 30-40 dB). MSI noise injected this way tilts the
+LR pixels says). The coefficients, brought to the HR grid, applied to the full-resolution MSI
+inject its spatial detail; a few rounds of back-projection of the LR residual then make the
+estimate consistent with Y. The residual is mostly Y's noise where the regression is good (bands
+the MSI covers) and mostly signal where it is not (SWIR bands beyond the MSI): it is
+back-projected only in its spectral directions that stand above the noise (a hard singular-value
+threshold on the noise-whitened residual), which keeps the signal and leaves most of the noise
+out (+0.4 to +1.9 dB on the training scenes at 30-40 dB). MSI noise injected this way tilts the
 spectra of dark pixels (a poor SAM): where the local MSI signal-to-noise ratio is low, the
 spectral *shape* is taken from a slightly smoothed estimate while the per-pixel intensity keeps
 the detail.
@@ -122,7 +122,7 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     a_global = _global_slopes(y, z_lr, hsi_valid)
     z_var = float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
     if eps is None:
-        eps = choose_ridge(y, z_lr, z_var, radius, hsi_valid)
+        eps = choose_ridge(y, z_lr, z_var, radius, hsi_valid, check=check)
     reg = eps * z_var
     h = y.shape[1]
     coef_parts, off_parts = [], []
@@ -153,7 +153,7 @@ RIDGE_GRID = (0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
 
 def choose_ridge(y: torch.Tensor, z_lr: torch.Tensor, z_var: float, radius: int,
                  valid: torch.Tensor | None = None, grid: tuple[float, ...] = RIDGE_GRID,
-                 max_side: int = 128) -> float:
+                 max_side: int = 128, check: Callable[[], None] | None = None) -> float:
     """The ridge weight of the local regression that best predicts held-out LR pixels.
 
     How far the local slopes may leave the global ones is scene-dependent (a piecewise-flat
@@ -175,6 +175,8 @@ def choose_ridge(y: torch.Tensor, z_lr: torch.Tensor, z_var: float, radius: int,
         return grid[1]
     errors = []
     for eps in grid:
+        if check:
+            check()
         err = 0.0
         for held in (colour, 1 - colour):
             train = ok * (1 - held)
