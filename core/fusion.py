@@ -60,10 +60,14 @@ class FusionSettings:
     # "backbone" or "auto" (the pre-trained band-wise refinement when its model loads, else classical).
     initial: str = "classical"
     tv_weight: float = 1.0           # total-variation prior; 1 = as heavy as the data terms at the start
+    # What the TV prior smooths: "image" (the default: +0.1..+0.2 dB over the start on the training
+    # scenes) or "correction" (the network's change to the start: never removes the start's
+    # texture, safe at any weight, but adds only 0..+0.14 dB; docs/network_prior.md).
+    tv_on: str = "image"
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights (models/) when present
-    output_shape_smoothing: bool = True   # the classical dark-pixel spectral smoothing on the output (fitted or backbone images)
+    output_shape_smoothing: bool = True   # backbone starts: the classical dark-pixel spectral smoothing on the output
     residual_denoising: bool = True       # classical start: back-project only the LR residual's signal (False = all of it, as before)
 
 
@@ -90,6 +94,8 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     cfg.outer_iterations, cfg.inner_iterations, cfg.mode = int(outer_iterations), int(inner_iterations), mode
     if mode not in MODES:
         raise InvalidInputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    if cfg.tv_on not in ("image", "correction"):
+        raise InvalidInputError(f"unknown TV target {cfg.tv_on!r}; use image or correction")
     if cfg.outer_iterations < 0 or cfg.inner_iterations < 0:
         raise InvalidInputError("iteration counts must be zero or positive")
     report = _Reporter(progress, cancel)
@@ -371,7 +377,6 @@ class _Fitter:
         # no fitting (0 iterations) = the starting image itself: the zero-initialized last layer
         # adds nothing, while unfitted meta-learned weights would add an arbitrary correction
         fits = cfg.outer_iterations > 0 and cfg.inner_iterations > 0
-        self.fits = fits
         self.meta_initialized = bool(cfg.meta_init) and fits and load_meta_weights(self.net)
         self.rng = np.random.default_rng(seed)
         self.crop = self._crop_size()
@@ -393,8 +398,12 @@ class _Fitter:
             self.scene.set_degradation(self.kernel_layer(), self.response_layer())
 
     def image_on(self, region: tuple[slice, slice], keep: bool = False) -> torch.Tensor:
+        return self.image_and_start(region, keep)[0]
+
+    def image_and_start(self, region: tuple[slice, slice], keep: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's image on ``region`` and the starting image it corrects."""
         x_base, features = self.scene.window(*region, keep=keep)
-        return x_base + torch.einsum("cl,lhw->chw", self.scene.basis, self.net(features))
+        return x_base + torch.einsum("cl,lhw->chw", self.scene.basis, self.net(features)), x_base
 
     def _pool_size(self) -> int:
         """How many training crops a streaming scene keeps in memory (4..32, within a quarter of
@@ -436,7 +445,7 @@ class _Fitter:
         lr_global = (slice(r0 // s, (r0 + ch) // s), slice(c0 // s, (c0 + cw) // s))
         return (slice(R0, R1), slice(C0, C1)), inner, lr_inner, (slice(r0, r0 + ch), slice(c0, c0 + cw)), lr_global
 
-    def loss(self, x_region, kernel, srf, sample) -> torch.Tensor:
+    def loss(self, x_region, kernel, srf, sample, x_base=None) -> torch.Tensor:
         """``mean|(X*K)↓s − Y| + mean|P·X − Z|`` over valid pixels of the crop (+ TV prior)."""
         region, inner, lr_inner, hr_global, lr_global = sample
         y_hat = blur_downsample(x_region, kernel, self.scale)[:, lr_inner[0], lr_inner[1]]
@@ -448,6 +457,8 @@ class _Fitter:
         hr_term = (torch.abs(z_hat - self.z[:, hr_global[0], hr_global[1]]) * w_hr).sum() / (w_hr.sum() * z_hat.shape[0] + 1e-12)
         data = lr_term + hr_term
         if self.tv_weight > 0:
+            if self.cfg.tv_on == "correction" and x_base is not None:
+                xi = xi - x_base[:, inner[0], inner[1]]
             tv = (xi[:, 1:] - xi[:, :-1]).abs().mean() + (xi[:, :, 1:] - xi[:, :, :-1]).abs().mean()
             return data + self.tv_weight * self.tv_scale * tv
         return data
@@ -507,14 +518,14 @@ class _Fitter:
             for o in opts:
                 o.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(train_net):
-                x_region = self.image_on(sample[0], keep=True)
+                x_region, x_base = self.image_and_start(sample[0], keep=True)
             if not train_net:
                 x_region = x_region.detach()
             with torch.set_grad_enabled(train_deg):
                 kernel, srf = self.kernel_layer(), self.response_layer()
             if not train_deg:
                 kernel, srf = kernel.detach(), srf.detach()
-            loss = self.loss(x_region, kernel, srf, sample)
+            loss = self.loss(x_region, kernel, srf, sample, x_base)
             loss.backward()
             for o in opts:
                 o.step()
@@ -522,10 +533,11 @@ class _Fitter:
         return total / max(1, steps)
 
     def _shape_smoothing(self) -> dict | None:
-        """The classical start's dark-pixel spectral smoothing, for a backbone start and for the
-        fitted network's output (the fitting puts back some MSI noise into dark pixels: paints 30
-        dB SAM 7.6° -> 8.5° without it). Not for an unfitted classical start, which has had it."""
-        if not self.cfg.output_shape_smoothing or (self.scene.method != "backbone" and not self.fits):
+        """The classical start's dark-pixel spectral smoothing, for the output of a backbone start
+        (a classical start has had it already). Not after fitting a classical start: it gains
+        +0.04 dB on the training scenes but costs a textured scene several dB, where the MSI noise
+        estimate reads 4-8 times too high and the smoothing acts everywhere (docs/network_prior.md)."""
+        if not self.cfg.output_shape_smoothing or self.scene.method != "backbone":
             return None
         sigma = 0.7
         return {"sigma": sigma, "snr": 30.0, "noise": float(torch.sqrt((flat_block_noise_sigma(self.z) ** 2).sum())),
