@@ -25,7 +25,8 @@ from .devices import resolve_device, run_with_gpu_fallback, seed_everything
 from .errors import Cancelled, InvalidInputError
 from .estimation import Degradation, NormalizedPair, estimate_normalized, normalize_pair
 from .backbone import backbone_estimate
-from .initial_estimate import ClassicalEstimator, fit_classical, flat_block_noise_sigma, smooth_shape_where_dark_
+from .initial_estimate import (ClassicalEstimator, fit_classical, flat_block_noise_sigma, lr_identity_noise_cap,
+                               smooth_shape_where_dark_)
 from .meta_init import load_meta_weights
 from .operators import blur_downsample, project
 from .reconstruction_net import ReconstructionNet, guidance_features, spectral_subspace
@@ -67,8 +68,9 @@ class FusionSettings:
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
     meta_init: bool = True       # start the network from meta-learned weights (models/) when present
-    output_shape_smoothing: bool = True   # backbone starts: the classical dark-pixel spectral smoothing on the output
+    output_shape_smoothing: bool = True   # the classical dark-pixel spectral smoothing on the output (fitted or backbone images)
     residual_denoising: bool = True       # classical start: back-project only the LR residual's signal (False = all of it, as before)
+    noise_cap: bool = True                # cap the MSI noise estimates by the LR identity (initial_estimate.lr_identity_noise_cap)
 
 
 Writer = Callable[[slice, slice, np.ndarray], None]
@@ -275,7 +277,8 @@ class _SceneWindows:
             if x is not None:
                 return cls(None, x, y, z, basis, scale, "backbone")
         estimator = fit_classical(y, z, kernel, scale, hsi_valid=hv, check=check,
-                                  denoise_residual=cfg.residual_denoising)
+                                  denoise_residual=cfg.residual_denoising,
+                                  srf=srf if cfg.noise_cap else None)
         x_full = estimator.whole(check) if fits else None
         return cls(estimator, x_full, y, z, basis, scale, "classical")
 
@@ -377,6 +380,7 @@ class _Fitter:
         # no fitting (0 iterations) = the starting image itself: the zero-initialized last layer
         # adds nothing, while unfitted meta-learned weights would add an arbitrary correction
         fits = cfg.outer_iterations > 0 and cfg.inner_iterations > 0
+        self.fits = fits
         self.meta_initialized = bool(cfg.meta_init) and fits and load_meta_weights(self.net)
         self.rng = np.random.default_rng(seed)
         self.crop = self._crop_size()
@@ -533,14 +537,21 @@ class _Fitter:
         return total / max(1, steps)
 
     def _shape_smoothing(self) -> dict | None:
-        """The classical start's dark-pixel spectral smoothing, for the output of a backbone start
-        (a classical start has had it already). Not after fitting a classical start: it gains
-        +0.04 dB on the training scenes but costs a textured scene several dB, where the MSI noise
-        estimate reads 4-8 times too high and the smoothing acts everywhere (docs/network_prior.md)."""
-        if not self.cfg.output_shape_smoothing or self.scene.method != "backbone":
+        """The classical start's dark-pixel spectral smoothing, for a backbone start and for the
+        fitted network's output (the fitting puts MSI noise back into dark pixels). Not for an
+        unfitted classical start, which has had it. Its MSI noise estimate is capped by the LR
+        identity: uncapped it read 4-8 times too high on scenes without flat areas, and the
+        smoothing then acted everywhere (-4.7 dB on a textured scene; docs/network_prior.md)."""
+        if not self.cfg.output_shape_smoothing or (self.scene.method != "backbone" and not self.fits):
             return None
         sigma = 0.7
-        return {"sigma": sigma, "snr": 30.0, "noise": float(torch.sqrt((flat_block_noise_sigma(self.z) ** 2).sum())),
+        noise = flat_block_noise_sigma(self.z)
+        if self.cfg.noise_cap:
+            with torch.no_grad():
+                kernel, srf = self.kernel_layer(), self.response_layer()
+                cap = lr_identity_noise_cap(self.y, blur_downsample(self.z, kernel, self.scale), kernel, srf, self.hv)
+            noise = torch.minimum(noise, cap)
+        return {"sigma": sigma, "snr": 30.0, "noise": float(torch.sqrt((noise ** 2).sum())),
                 "floor": 0.05 * float(self.y.sum(0).mean().clamp_min(1e-12)), "reach": int(math.ceil(3 * sigma)) + 1}
 
     def render(self, tile: int, put: Callable[[slice, slice, torch.Tensor], None]) -> None:

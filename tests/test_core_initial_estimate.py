@@ -68,3 +68,22 @@ def test_cross_validated_ridge_is_close_to_the_best_of_the_grid(scene, snr_db):
     assert scores[chosen] >= max(scores.values()) - 0.1, (chosen, scores)
     if scene == "two_regions" and snr_db == 40.0:
         assert scores[chosen] > scores[0.01] + 0.4          # the former fixed weight
+
+
+@pytest.mark.parametrize("spatial_smooth", [1.5, 4.0])
+def test_lr_identity_noise_cap_bounds_the_msi_noise_from_above_but_not_far(spatial_smooth):
+    from hsi_blind_fusion.core.initial_estimate import flat_block_noise_sigma, lr_identity_noise_cap
+    from hsi_blind_fusion.core.operators import blur_downsample
+
+    x = synthetic_cube(96, endmembers=4, spatial_smooth=spatial_smooth, seed=2)
+    kernel, srf = gaussian_kernel(9, 1.5), synthetic_srf()
+    y, z = simulate(x, kernel, srf, 4, snr_db=40.0, seed=0)
+    _, clean = simulate(x, kernel, srf, 4, snr_db=None, seed=0)
+    true = np.sqrt(((z - clean) ** 2).mean(axis=(1, 2)))
+    k = torch.as_tensor(kernel, dtype=torch.float32)
+    zt = torch.from_numpy(z)
+    cap = lr_identity_noise_cap(torch.from_numpy(y), blur_downsample(zt, k, 4), k,
+                                torch.as_tensor(srf, dtype=torch.float32)).numpy()
+    assert np.all(cap > 0.9 * true) and np.all(cap < 3.0 * true), cap / true
+    if spatial_smooth == 1.5:      # fine texture everywhere: the image-domain estimate is far off
+        assert np.mean(flat_block_noise_sigma(zt).numpy() / true) > 2.5
