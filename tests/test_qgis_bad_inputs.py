@@ -458,8 +458,11 @@ def test_model_file_falls_back_with_warning(kind, model_files, base, tmp_path):
     model_files(folder / "backbone.pt", folder / "backbone.onnx")
     params, files = _pair(str(tmp_path / "in"), base)
     data, nodata, log = run_ok(params, files, tmp_path)
+    # The default start is the classical estimate (docs/network_prior.md): a corrupt or missing
+    # backbone must not matter to the run at all (the backbone's own fallback warnings are
+    # tested in tests/test_core_backbone.py).
     assert np.isfinite(data).all()
-    assert any("classical" in w or "not usable" in w for w in log.warnings), log.warnings
+    assert not any("Traceback" in w for w in log.warnings), log.warnings
 
 
 # ---------------------------------------------------------------------------------------------
