@@ -56,14 +56,14 @@ class FusionSettings:
     width: int = 32
     depth: int = 3
     crop_size: int | None = None
-    # Starting image: "classical" (the default: on the training scenes it measures 0.3 dB better
-    # than the retrained backbone on average, 1-2 dB on airborne scenes; docs/pretrained.md),
+    # Starting image: "classical" (the default: after fitting it measures 0.3 dB better than the
+    # retrained backbone on the training scenes' mean, 0.65-2 dB on airborne ones; docs/network_prior.md),
     # "backbone" or "auto" (the pre-trained band-wise refinement when its model loads, else classical).
     initial: str = "classical"
     tv_weight: float = 1.0           # total-variation prior; 1 = as heavy as the data terms at the start
-    # What the TV prior smooths: "image" (the default: +0.1..+0.2 dB over the start on the training
-    # scenes) or "correction" (the network's change to the start: never removes the start's
-    # texture, safe at any weight, but adds only 0..+0.14 dB; docs/network_prior.md).
+    # What the TV prior smooths: "image" (the default: -0.06..+0.19 dB over the start on the
+    # training scenes) or "correction" (the network's change to the start: never removes the
+    # start's texture, safe at any weight, but -0.06..+0.14 dB; docs/network_prior.md).
     tv_on: str = "image"
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
