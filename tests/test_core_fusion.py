@@ -248,7 +248,7 @@ def test_zero_iterations_return_the_starting_image_even_with_meta_weights():
     x = synthetic_cube(64, endmembers=3, spatial_smooth=2.0, seed=4)
     y, z = simulate(x, gaussian_kernel(9, 1.5), synthetic_srf(), 4, snr_db=40.0, seed=0)
     r = fuse(y, z, outer_iterations=0, inner_iterations=10, device="cpu",
-             settings=FusionSettings(initial="classical", meta_init=True))
+             settings=FusionSettings(initial="classical", meta_init=True, msi_denoising=0))
     assert not r.diagnostics["meta_initialized"]
     pair = normalize_pair(y, z, 4)
     deg = estimate_normalized(pair)
