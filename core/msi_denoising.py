@@ -34,8 +34,8 @@ def msi_noise_level(z: torch.Tensor, y: torch.Tensor | None = None, kernel: torc
     return sigma
 
 
-def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.7, search: int = 5,
-                   patch: int = 2, valid: torch.Tensor | None = None, block_rows: int = 256,
+def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.85, search: int = 5,
+                   patch: int = 1, valid: torch.Tensor | None = None, block_rows: int = 256,
                    check: Callable[[], None] | None = None) -> torch.Tensor:
     """Non-local means over all bands at once (patch distances of the noise-whitened bands).
 
@@ -43,7 +43,8 @@ def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.7, 
     units of the expected distance of two noisy patches; ``search`` and ``patch`` are radii in
     pixels. Invalid pixels (``valid`` False) neither contribute nor change. Computed in row
     blocks (each reflect-padded as in the whole image), so memory stays the MSI, its result and
-    a few block-sized arrays."""
+    a few block-sized arrays. Defaults (3 x 3 patches, 11 x 11 search, strength 0.85) measured
+    best of 9 settings on the training scenes' classical start, by 0.0-0.25 dB."""
     bands, height, width = z.shape
     if float(sigma.min()) <= 0 or strength <= 0 or min(height, width) <= search + patch:
         return z.clone()
@@ -56,18 +57,24 @@ def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.7, 
         if check:
             check()
         r1 = min(height, r0 + block_rows)
-        pz, pok = _reflect_rows(z, r0, r1, reach), _reflect_rows(ok[None], r0, r1, reach)[0]
+        pok = _reflect_rows(ok[None], r0, r1, reach)[0]
+        pz = _reflect_rows(z, r0, r1, reach) * pok            # nodata fill (even NaN) never enters a sum
+        pz = torch.nan_to_num(pz)
         pw = pz / scale
         rows = r1 - r0
-        centre = pw[:, search : search + rows + 2 * patch, search : search + width + 2 * patch]
+        ctx = (slice(search, search + rows + 2 * patch), slice(search, search + width + 2 * patch))
+        centre, centre_ok = pw[:, ctx[0], ctx[1]], pok[ctx[0], ctx[1]]
         num = torch.zeros((bands, rows, width), dtype=z.dtype, device=z.device)
         den = torch.zeros((rows, width), dtype=z.dtype, device=z.device)
+        pool = lambda t: F.avg_pool2d(t[None, None], 2 * patch + 1, stride=1)[0, 0]  # noqa: E731
         for dy in range(-search, search + 1):
             for dx in range(-search, search + 1):
                 a, b = search + dy, search + dx
                 other = pw[:, a : a + rows + 2 * patch, b : b + width + 2 * patch]
-                dist = F.avg_pool2d(((centre - other) ** 2).sum(0)[None, None], 2 * patch + 1, stride=1)[0, 0]
-                w = torch.exp(-(dist - 2 * bands).clamp_min(0) / width_sq)
+                both = centre_ok * pok[a : a + rows + 2 * patch, b : b + width + 2 * patch]
+                pairs = pool(both)          # patch distances over the pixel pairs that are both valid
+                dist = pool(((centre - other) ** 2).sum(0) * both) / pairs.clamp_min(1e-12)
+                w = torch.exp(-(dist - 2 * bands).clamp_min(0) / width_sq) * (pairs > 0)
                 w = w * pok[a + patch : a + patch + rows, b + patch : b + patch + width]
                 num += w * pz[:, a + patch : a + patch + rows, b + patch : b + patch + width]
                 den += w
@@ -88,7 +95,7 @@ def _reflect_rows(t: torch.Tensor, r0: int, r1: int, reach: int) -> torch.Tensor
 
 def denoise_msi(z: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, srf: torch.Tensor, scale: int,
                 hsi_valid: torch.Tensor | None = None, msi_valid: torch.Tensor | None = None,
-                strength: float = 0.7, check: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                strength: float = 0.85, check: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The denoised MSI and the per-band noise level it was denoised with."""
     sigma = msi_noise_level(z, y, kernel, srf, scale, hsi_valid)
     return nonlocal_means(z, sigma, strength, valid=msi_valid, check=check), sigma

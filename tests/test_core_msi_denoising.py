@@ -47,11 +47,13 @@ def test_nodata_pixels_neither_change_nor_leak_into_their_neighbours():
     valid = torch.ones(noisy.shape[1:], dtype=torch.bool)
     valid[20:30, 20:30] = False
     sigma = _true_sigma(clean, noisy)
-    a, b = noisy.clone(), noisy.clone()
-    a[:, ~valid], b[:, ~valid] = 0.0, 1e3                  # two different nodata fills
-    out_a, out_b = nonlocal_means(a, sigma, valid=valid), nonlocal_means(b, sigma, valid=valid)
+    a, b, c = noisy.clone(), noisy.clone(), noisy.clone()
+    a[:, ~valid], b[:, ~valid], c[:, ~valid] = 0.0, 1e3, float("nan")     # three different nodata fills
+    out_a, out_b, out_c = (nonlocal_means(t, sigma, valid=valid) for t in (a, b, c))
     assert torch.equal(out_b[:, ~valid], b[:, ~valid])
     assert torch.allclose(out_a[:, valid], out_b[:, valid], atol=1e-6)
+    assert torch.allclose(out_a[:, valid], out_c[:, valid], atol=1e-6)
+    assert not torch.equal(out_a[:, valid], a[:, valid])               # the valid pixels were denoised
 
 
 @pytest.mark.parametrize("snr_db", [30.0, 40.0])
