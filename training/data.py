@@ -28,6 +28,7 @@ import torch
 
 from hsi_blind_fusion.core.initial_estimate import regression_estimate
 from hsi_blind_fusion.core.kernels import gaussian_kernel, gaussian_kernel_for_scale
+from hsi_blind_fusion.core.msi_denoising import denoise_msi
 from hsi_blind_fusion.core.operators import blur_downsample, project
 from hsi_blind_fusion.core.responses import normalize_rows, perturb_srf
 from hsi_blind_fusion.core.simulation import add_noise
@@ -189,9 +190,11 @@ class TaskSampler:
         yt = torch.from_numpy(y / y_unit).float()
         zt = torch.from_numpy(z / z_unit).float()
         kt = torch.from_numpy(k_model).float()
+        pt = torch.from_numpy(p_model).float()
         with torch.no_grad():
+            zt, _ = denoise_msi(zt, yt, kt, pt, scale)     # as fuse() does before the start and the fitting
             x_base = regression_estimate(yt, zt, kt, scale)
-        return Task(torch.from_numpy(x / y_unit).float(), yt, zt, kt, torch.from_numpy(p_model).float(),
+        return Task(torch.from_numpy(x / y_unit).float(), yt, zt, kt, pt,
                     scale, x_base, f"{scene.name} x{scale} {kname} {pname}({srf.shape[0]}) {snr:.0f}dB")
 
 
