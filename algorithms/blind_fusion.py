@@ -12,6 +12,9 @@ SRF_HELP = ("Optional CSV with the starting spectral response: either a table wi
 TILE_HELP = ("Side, in MSI pixels, of the tiles the fused image is computed and written in. 0 picks it from the "
              "available memory. Tiles are computed with a margin, so the result does not depend on it (no seams); "
              "smaller tiles use less memory, larger ones are slightly faster.")
+DENOISE_HELP = ("Strength of the non-local means applied to the MSI before it guides the reconstruction (the "
+                "MSI's noise would otherwise go into every fused band; its level is estimated from the data). "
+                "0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more.")
 SCALE_HELP = ("Ratio of HSI to MSI pixel size (an integer). 0 derives it from the pixel sizes; a non-zero value "
               "must agree with them.")
 
@@ -66,6 +69,8 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         self.add_int("INNER_ITERATIONS", "Inner iterations", 10, 1, 10000,
                      "Gradient steps per outer iteration.", advanced=True)
         self.add_int("TILE_SIZE", "Tile size (MSI pixels, 0 = automatic)", 0, 0, 16384, TILE_HELP, advanced=True)
+        self.add_double("MSI_DENOISING", "MSI denoising strength (0 = off)", 0.85, 0.0, 5.0, DENOISE_HELP,
+                        advanced=True)
         self.add_device_param()
         self.add_seed_param()
         self.add_raster_dest("OUTPUT", "Fused hyperspectral image",
@@ -93,6 +98,8 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         device = self.device(parameters, context)
         seed = self.parameterAsInt(parameters, "SEED", context)
         tile = self.parameterAsInt(parameters, "TILE_SIZE", context) if parameters.get("TILE_SIZE") is not None else 0
+        denoise = (self.parameterAsDouble(parameters, "MSI_DENOISING", context)
+                   if parameters.get("MSI_DENOISING") is not None else 0.85)
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         out_deg = self.optional_output(parameters, "OUTPUT_DEGRADATION", context)
         report = self.optional_output(parameters, "REPORT", context)
@@ -115,7 +122,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         t0 = time.perf_counter()
         # The fused image goes window by window into the staged output file (renamed by commit_outputs).
         result = pipeline.run_fusion(inputs, outer, inner, device, seed, bridge.progress, bridge.cancel,
-                                     output_path=self.stage(out), tile_size=tile)
+                                     output_path=self.stage(out), tile_size=tile, msi_denoising=denoise)
         fuse_s = time.perf_counter() - t0
         diag = getattr(result, "diagnostics", None) or {}
         feedback.pushInfo(self.tr(f"Fusion done in {fuse_s:.1f} s on {diag.get('device', device)} "
@@ -133,7 +140,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
             settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(none)", "starting response": srf_source,
                         "DEGRADATION": deg or "(none)",
                         "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "TILE_SIZE": tile or "auto",
-                        "DEVICE": device, "SEED": seed}
+                        "MSI_DENOISING": denoise, "DEVICE": device, "SEED": seed}
             pipeline.save_report(inputs, result, self.stage(report), self.tr("Blind HSI-MSI fusion"), settings,
                                  {"read": inputs.read_seconds, "fusion (total)": fuse_s})
         self.commit_outputs(feedback)

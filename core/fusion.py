@@ -71,8 +71,12 @@ class FusionSettings:
     tv_on: str = "correction"
     tile_size: int | None = None     # HR tile side for the output; None = from available memory
     cache_limit_bytes: int = 1 << 30 # scenes whose HR cube fits keep it in memory (faster fitting)
-    meta_init: bool = True       # start the network from meta-learned weights (models/) when present
-    output_shape_smoothing: bool = True   # the classical dark-pixel spectral smoothing on the output (fitted or backbone images)
+    # Start the network from the meta-learned weights in models/ (when present). Off by default:
+    # on the final PSNR they measured no gain (docs/pretrained.md), and their initial correction
+    # costs a short run dearly (small synthetic scene, 2 x 2 iterations: 36.08 dB vs 40.13 from
+    # the zero-initialized output layer, which starts exactly at the starting image).
+    meta_init: bool = False
+    output_shape_smoothing: bool = True   # the classical dark-pixel spectral smoothing on a backbone start's output
     residual_denoising: bool = True       # classical start: back-project only the LR residual's signal (False = all of it, as before)
     noise_cap: bool = True                # cap the MSI noise estimates by the LR identity (initial_estimate.lr_identity_noise_cap)
     # Strength of the non-local means on the MSI before it guides the start and the fitting
@@ -148,7 +152,6 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     """Everything after the (NumPy) degradation estimate, on one device."""
     seed_everything(seed)
     t = time.perf_counter()
-    report(0.2, "building the initial estimate")
     y = torch.from_numpy(pair.y).to(dev)
     z = torch.from_numpy(pair.z).to(dev)
     hv = torch.from_numpy(pair.hsi_valid).to(dev)
@@ -159,9 +162,13 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     if cfg.msi_denoising > 0:
         report(0.2, "denoising the multispectral image")
         with torch.no_grad():
-            z, msi_noise = denoise_msi(z, y, kernel0, srf0, pair.scale, hv, mv, cfg.msi_denoising, report.check)
+            # in place: z is this call's normalized copy (pair.z, or its copy on the GPU), and only
+            # its shape is read after this; a large MSI then costs no second copy
+            z, msi_noise = denoise_msi(z, y, kernel0, srf0, pair.scale, hv, mv, cfg.msi_denoising, report.check,
+                                       inplace=True)
         timings["msi_denoising"] = time.perf_counter() - t
         t = time.perf_counter()
+    report(0.2, "building the initial estimate")
     with torch.no_grad():
         scene = _SceneWindows.build(cfg, y, z, hv, kernel0, srf0, pair.scale, report.check)
     timings["initial_estimate"] = time.perf_counter() - t
@@ -398,7 +405,6 @@ class _Fitter:
         # no fitting (0 iterations) = the starting image itself: the zero-initialized last layer
         # adds nothing, while unfitted meta-learned weights would add an arbitrary correction
         fits = cfg.outer_iterations > 0 and cfg.inner_iterations > 0
-        self.fits = fits
         self.meta_initialized = bool(cfg.meta_init) and fits and load_meta_weights(self.net)
         self.rng = np.random.default_rng(seed)
         self.crop = self._crop_size()
@@ -555,12 +561,13 @@ class _Fitter:
         return total / max(1, steps)
 
     def _shape_smoothing(self) -> dict | None:
-        """The classical start's dark-pixel spectral smoothing, for a backbone start and for the
-        fitted network's output (the fitting puts MSI noise back into dark pixels). Not for an
-        unfitted classical start, which has had it. Its MSI noise estimate is capped by the LR
-        identity: uncapped it read 4-8 times too high on scenes without flat areas, and the
-        smoothing then acted everywhere (-4.7 dB on a textured scene; docs/network_prior.md)."""
-        if not self.cfg.output_shape_smoothing or (self.scene.method != "backbone" and not self.fits):
+        """The classical start's dark-pixel spectral smoothing, for a backbone start (whose
+        refinement does not have it). Not for a classical start, fitted or not: since the start is
+        built from the denoised MSI and the TV prior holds the network's correction, smoothing the
+        fitted output measured -0.12..+0.06 dB on the training scenes and -2.2 dB on
+        the small synthetic scene (docs/network_prior.md). Its MSI noise level is the one before
+        denoising, capped by the LR identity (uncapped, texture inflated it 4-8 times)."""
+        if not self.cfg.output_shape_smoothing or self.scene.method != "backbone":
             return None
         sigma = 0.7
         noise = self.msi_noise if self.msi_noise is not None else flat_block_noise_sigma(self.z)

@@ -95,17 +95,21 @@ def _masks(inputs: Inputs):
 
 def run_fusion(inputs: Inputs, outer_iterations: int = 40, inner_iterations: int = 10, device: str = "auto",
                seed: int = 0, progress: Optional[Callable] = None, cancel: Optional[Callable] = None,
-               output_path: Optional[str] = None, tile_size: int = 0, keep_image_bytes: int = KEEP_IMAGE_BYTES):
+               output_path: Optional[str] = None, tile_size: int = 0, keep_image_bytes: int = KEEP_IMAGE_BYTES,
+               msi_denoising: Optional[float] = None):
     """Fuse the loaded pair. With ``output_path`` the fused GeoTIFF is written window by window as
     the tiles come (:class:`raster_io.WindowWriter`: temporary file in the same folder, renamed onto
     ``output_path`` when complete, deleted on error or cancel), so the HR cube is never held in
     memory; ``result.image`` then holds a copy only when the cube is at most ``keep_image_bytes``
-    (for the report), else None. ``tile_size`` 0 = automatic (from the available memory)."""
+    (for the report), else None. ``tile_size`` 0 = automatic (from the available memory);
+    ``msi_denoising`` is the MSI's non-local means strength (None = the default, 0 = off)."""
     from . import fuse
     from .fusion import FusionSettings
 
     hv, mv = _masks(inputs)
     settings = FusionSettings(tile_size=int(tile_size) if tile_size and int(tile_size) > 0 else None)
+    if msi_denoising is not None:
+        settings.msi_denoising = float(msi_denoising)
     kwargs = dict(scale=inputs.scale, srf=inputs.srf, outer_iterations=int(outer_iterations),
                   inner_iterations=int(inner_iterations), device=device, seed=int(seed), progress=progress,
                   cancel=cancel, degradation=inputs.degradation, hsi_valid=hv, msi_valid=mv,

@@ -40,6 +40,10 @@ def test_row_blocks_give_the_whole_image_result():
     whole = nonlocal_means(noisy, sigma, block_rows=1000)
     blocks = nonlocal_means(noisy, sigma, block_rows=7)
     assert torch.allclose(whole, blocks, atol=1e-6)
+    in_place = noisy.clone()
+    returned = nonlocal_means(in_place, sigma, block_rows=7, inplace=True)   # large scenes: no second copy
+    assert returned.data_ptr() == in_place.data_ptr()
+    assert torch.allclose(whole, in_place, atol=1e-6)
 
 
 def test_nodata_pixels_neither_change_nor_leak_into_their_neighbours():

@@ -36,7 +36,8 @@ def test_provider_and_parameters():
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
     assert names("hsifusion:blindfusion") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                               "DEGRADATION", "OUTER_ITERATIONS",
-                                              "INNER_ITERATIONS", "TILE_SIZE", "DEVICE", "SEED", "OUTPUT",
+                                              "INNER_ITERATIONS", "TILE_SIZE", "MSI_DENOISING", "DEVICE", "SEED",
+                                              "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                                       "DEVICE", "SEED", "OUTPUT", "REPORT"]
@@ -111,6 +112,20 @@ def test_blindfusion(scene, tmp_path):
     np.testing.assert_allclose(wavelengths(out), s.wavelengths_nm, atol=0.01)
     assert np.isfinite(data).all()
     assert not [p for p in os.listdir(tmp_path) if ".part" in p]
+
+
+def test_blindfusion_msi_denoising_can_be_turned_off(scene, tmp_path):
+    from hsi_blind_fusion.core import metrics
+
+    s, paths = scene
+    psnr = {}
+    for strength in (0.0, 0.85):
+        out = str(tmp_path / f"fused_{strength}.tif")
+        run("hsifusion:blindfusion", dict(FAST, HSI=paths["hsi"], MSI=paths["msi"], DEVICE="cpu",
+                                          MSI_DENOISING=strength, OUTPUT=out))
+        with rasterio.open(out) as f:
+            psnr[strength] = metrics.psnr(s.truth, f.read())
+    assert psnr[0.85] > psnr[0.0] + 0.3, psnr          # the scene's MSI carries 35 dB noise
 
 
 def test_blindfusion_from_degradation_and_srf(scene, tmp_path):
