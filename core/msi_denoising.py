@@ -13,6 +13,7 @@ overestimate over-smooths, an underestimate only leaves noise in.
 """
 from __future__ import annotations
 
+import ctypes
 from typing import Callable
 
 import torch
@@ -35,7 +36,7 @@ def msi_noise_level(z: torch.Tensor, y: torch.Tensor | None = None, kernel: torc
 
 
 def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.85, search: int = 5,
-                   patch: int = 1, valid: torch.Tensor | None = None, block_rows: int = 256,
+                   patch: int = 1, valid: torch.Tensor | None = None, block_rows: int = 64,
                    check: Callable[[], None] | None = None, inplace: bool = False) -> torch.Tensor:
     """Non-local means over all bands at once (patch distances of the noise-whitened bands).
 
@@ -87,7 +88,17 @@ def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.85,
         pending = (r0, r1, block)
     if pending is not None:
         out[:, pending[0] : pending[1]] = pending[2]
+    _return_freed_memory()
     return out
+
+
+def _return_freed_memory() -> None:
+    """Hand the blocks' freed temporaries back to the OS (glibc keeps them otherwise: +0.3 GB of
+    resident memory after a 4096² MSI, which the next stages then stack on). No-op elsewhere."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reflect_rows(t: torch.Tensor, r0: int, r1: int, reach: int) -> torch.Tensor:
