@@ -99,7 +99,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
         seed = self.parameterAsInt(parameters, "SEED", context)
         tile = self.parameterAsInt(parameters, "TILE_SIZE", context) if parameters.get("TILE_SIZE") is not None else 0
         denoise = (self.parameterAsDouble(parameters, "MSI_DENOISING", context)
-                   if parameters.get("MSI_DENOISING") is not None else 0.85)
+                   if parameters.get("MSI_DENOISING") is not None else None)   # None: the core's default
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         out_deg = self.optional_output(parameters, "OUTPUT_DEGRADATION", context)
         report = self.optional_output(parameters, "REPORT", context)
@@ -140,7 +140,7 @@ class BlindFusionAlgorithm(HsiFusionAlgorithm):
             settings = {"HSI": hsi, "MSI": msi, "SRF": srf or "(none)", "starting response": srf_source,
                         "DEGRADATION": deg or "(none)",
                         "OUTER_ITERATIONS": outer, "INNER_ITERATIONS": inner, "TILE_SIZE": tile or "auto",
-                        "MSI_DENOISING": denoise, "DEVICE": device, "SEED": seed}
+                        "MSI_DENOISING": "default" if denoise is None else denoise, "DEVICE": device, "SEED": seed}
             pipeline.save_report(inputs, result, self.stage(report), self.tr("Blind HSI-MSI fusion"), settings,
                                  {"read": inputs.read_seconds, "fusion (total)": fuse_s})
         self.commit_outputs(feedback)
