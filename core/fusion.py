@@ -57,16 +57,17 @@ class FusionSettings:
     width: int = 32
     depth: int = 3
     crop_size: int | None = None
-    # Starting image: "classical" (the default: after fitting it measures 0.3 dB better than the
-    # retrained backbone on the training scenes' mean, 0.65-2 dB on airborne ones; docs/network_prior.md),
+    # Starting image: "classical" (the default: after fitting it measures 0.30 dB better than the
+    # backbone retrained on the denoised-MSI start, on the mean of docs/pretrained.md's cases; the
+    # backbone loses 1.44 dB at 30 dB),
     # "backbone" or "auto" (the pre-trained band-wise refinement when its model loads, else classical).
     initial: str = "classical"
     # Total-variation prior (scale-free: weight 1 = as heavy as the data terms at the start) and
     # what it smooths: "correction" (the network's change to the start; the default since the start
-    # is built from a denoised MSI: with TV on the image the fitting put noise back into the
-    # spectra, paints x8 30 dB 38.78 -> 38.50 dB and SAM 5.11 -> 6.16, while correction at weight
-    # 10 keeps the start's quality: 38.79 / 5.05; training-scene mean -0.02 vs -0.05 dB over the
-    # start) or "image". docs/network_prior.md.
+    # is built from a denoised MSI: with TV on the image at weight 1 the fitting put noise back
+    # into the spectra, paints x8 30 dB 38.78 -> 38.42 dB and SAM 5.11 -> 6.28, while correction
+    # at weight 10 keeps the start, 38.78 / 5.12, and stays within 0.02 dB of it on the training
+    # scenes) or "image". docs/network_prior.md, "Final defaults".
     tv_weight: float = 10.0
     tv_on: str = "correction"
     tile_size: int | None = None     # HR tile side for the output; None = from available memory

@@ -1,5 +1,5 @@
-"""Non-local means on the MSI: removes white noise, keeps edges, leaves nodata alone, and lifts
-the classical start at high noise."""
+"""Non-local means on the MSI: removes white noise, gives the same result in row blocks and in
+place, leaves nodata alone, reads the noise level, and lifts the classical start."""
 import pytest
 import torch
 
@@ -28,7 +28,7 @@ def test_nonlocal_means_removes_most_of_the_noise():
     assert after < 0.7 * before, (before, after)
 
 
-def test_nonlocal_means_keeps_a_noise_free_image():
+def test_a_zero_noise_level_leaves_the_image_unchanged():
     clean, _ = _noisy_msi()
     out = nonlocal_means(clean, torch.zeros(clean.shape[0]))
     assert torch.equal(out, clean)                         # no noise: nothing to remove
