@@ -4,7 +4,8 @@ Sensor-agnostic by construction: the network works on one HSI band at a time, wi
 shared across bands, so one model serves any number of HSI and MSI bands. For band ``c`` it
 reads six maps on the HR grid, all divided by the band's mean level ``m_c``:
 
-0. the classical estimate ``x_c`` (:func:`regression_estimate`, local guided regression),
+0. the classical estimate ``x_c`` (:func:`regression_estimate`, local guided regression, built
+   exactly as the classical start of the fusion),
 1. the bicubic up-sampled LR band ``up(y_c)``,
 2. the up-sampled LR residual ``up(y_c - ((x*K)↓s)_c)``,
 3. the MSI residual brought back to band ``c`` through the pseudo-inverse of the response,
@@ -66,7 +67,8 @@ def band_features(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, srf: t
     """``(bands, 6, H, W)`` normalized features, the per-band levels ``(bands, 1, 1)`` and ``x_base``."""
     height, width = z.shape[1:]
     if x_base is None:
-        x_base = regression_estimate(y, z, kernel, scale)
+        # the same start as the classical path, MSI noise estimate capped through the response
+        x_base = regression_estimate(y, z, kernel, scale, srf=srf)
     up_y = upsample(y, scale, height, width)
     lr_res = upsample(y - blur_downsample(x_base, kernel, scale), scale, height, width)
     p = srf.to(y.dtype)

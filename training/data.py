@@ -139,9 +139,12 @@ def sample_kernel(scale: int, motion: list[np.ndarray], rng: np.random.Generator
 
 
 class TaskSampler:
-    """Draws random tasks; ``hr_min`` is the smallest HR crop side (rounded up to the scale)."""
+    """Draws random tasks; ``hr_min`` is the smallest HR crop side (rounded up to the scale) and
+    ``lr_min`` the smallest LR side: the classical start on a crop of a few LR pixels is much
+    worse than on a scene, and a model trained to correct it over-corrects real starts."""
 
-    def __init__(self, data: Path | None = None, seed: int = 0, hr_min: int = 64, scales=SCALES):
+    def __init__(self, data: Path | None = None, seed: int = 0, hr_min: int = 64, scales=SCALES,
+                 lr_min: int = 0):
         data = data or data_dir()
         self.scenes = load_scenes(data)
         self.responses = Responses(data)
@@ -149,6 +152,7 @@ class TaskSampler:
         self.motion = [mk[k].astype(np.float64) for k in sorted(mk.files) if k.startswith("kernel_")]
         self.rng = np.random.default_rng(seed)
         self.hr_min = hr_min
+        self.lr_min = lr_min
         self.scales = scales
 
     def sample(self, kernel_mismatch: float = 0.5) -> Task:
@@ -160,7 +164,7 @@ class TaskSampler:
         bands, height, width = scene.cube.shape
         scales = [s for s in self.scales if s * 4 <= min(height, width)]
         scale = int(rng.choice(scales))
-        side = scale * int(np.ceil(self.hr_min / scale))
+        side = scale * max(int(np.ceil(self.hr_min / scale)), self.lr_min)
         if rng.random() < 0.3:
             side *= 2
         side = min(side, (min(height, width) // scale) * scale)
@@ -193,7 +197,7 @@ class TaskSampler:
         pt = torch.from_numpy(p_model).float()
         with torch.no_grad():
             zt, _ = denoise_msi(zt, yt, kt, pt, scale)     # as fuse() does before the start and the fitting
-            x_base = regression_estimate(yt, zt, kt, scale)
+            x_base = regression_estimate(yt, zt, kt, scale, srf=pt)   # as backbone.band_features builds it
         return Task(torch.from_numpy(x / y_unit).float(), yt, zt, kt, pt,
                     scale, x_base, f"{scene.name} x{scale} {kname} {pname}({srf.shape[0]}) {snr:.0f}dB")
 
