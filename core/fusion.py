@@ -57,9 +57,9 @@ class FusionSettings:
     width: int = 32
     depth: int = 3
     crop_size: int | None = None
-    # Starting image: "classical" (the default: after fitting it measures 0.30 dB better than the
-    # backbone retrained on the denoised-MSI start, on the mean of docs/pretrained.md's cases; the
-    # backbone loses 1.44 dB at 30 dB),
+    # Starting image: "classical" (the default: after fitting it measures 0.19 dB better than the
+    # backbone retrained on scene-sized crops, on the mean of docs/pretrained.md's cases; the
+    # backbone gains 0.18 dB on Jasper Ridge and loses 1.06 dB on balloons at 30 dB),
     # "backbone" or "auto" (the pre-trained band-wise refinement when its model loads, else classical).
     initial: str = "classical"
     # Total-variation prior (scale-free: weight 1 = as heavy as the data terms at the start) and
