@@ -40,6 +40,10 @@ CONFIGS = (("classical", False), ("classical", True), ("backbone", False), ("bac
 DEFAULT_CASES = "cave_balloons_x8,cave_face_x8,jasper_ridge_x4,cave_balloons_x8_30dB,cave_face_x32"
 
 
+def _threads(n: int) -> str:
+    return f"{n} thread" + ("s" if n != 1 else "")
+
+
 def _quality_module():
     spec = importlib.util.spec_from_file_location("_quality", ROOT / "benchmarks" / "quality.py")
     mod = importlib.util.module_from_spec(spec)
@@ -216,7 +220,7 @@ def models_section() -> str:
             first, last = c[0], c[-1]
             tail = c[-8:]
             lines.append(f"- backbone: {j['parameters']} parameters, {j['steps']} steps in {j['train_seconds'] / 60:.1f} min "
-                         f"(1 thread); training L1 / classical L1 went from {first['ratio']:.3f} (step {first['step']}) "
+                         f"({_threads(j.get('threads', 1))}); training L1 / classical L1 went from {first['ratio']:.3f} (step {first['step']}) "
                          f"to {np.mean([t['ratio'] for t in tail]):.3f} (mean of the last {len(tail)} logs) "
                          "- below 1 means the backbone improves the classical estimate on training tasks.")
     mi = ROOT / "models" / "meta_init.json"

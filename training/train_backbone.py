@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Train the band-wise backbone (core/backbone.py) and export it to models/backbone.{pt,onnx,json}.
 
-    .venv/bin/python -m hsi_blind_fusion.training.train_backbone --minutes 20
+    .venv/bin/python -m hsi_blind_fusion.training.train_backbone --minutes 25 --threads 2
 
 (run from the directory above the repository, or with the repository's parent on PYTHONPATH).
-One thread, time-limited; logs to stdout and to training/logs/backbone_train.log. Loss: L1 between the
+Time-limited (one thread unless ``--threads``); logs to stdout and to training/logs/backbone_train.log. Loss: L1 between the
 corrected band and the truth, both divided by the band's level (the features' normalization);
 "base" is the same L1 for the classical estimate, so loss/base < 1 means the backbone improves it.
 """
