@@ -32,14 +32,14 @@ DEFAULT_CASES = "paints_x8_30,cd_x8_30,cd_x8_40,samson_x4,paints_x8_30:16:40,pai
 
 
 def _centred(kernel: np.ndarray, size: int) -> np.ndarray:
-    """``kernel`` zero-padded to ``size`` x ``size`` (centred), summing to 1."""
-    out = np.zeros((size, size))
+    """``kernel`` zero-padded (or cropped) to ``size`` x ``size``, centred, summing to 1."""
     k = kernel.shape[0]
     if k > size:
         c = (k - size) // 2
         out = kernel[c:c + size, c:c + size].astype(np.float64)
     else:
         o = (size - k) // 2
+        out = np.zeros((size, size))
         out[o:o + k, o:o + k] = kernel
     return out / out.sum()
 

@@ -17,12 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hsi_blind_fusion.core import metrics
 from hsi_blind_fusion.core.backbone import TORCH_FILE, band_features, load_torch_model
 from hsi_blind_fusion.training.data import TaskSampler
-
-
-def _psnr(truth: torch.Tensor, estimate: torch.Tensor) -> float:
-    return 10.0 * float(np.log10(float(truth.max()) ** 2 / float(((truth - estimate) ** 2).mean())))
 
 
 def main(argv=None) -> int:
@@ -42,7 +39,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             f, level, x_base = band_features(task.y, task.z, task.kernel, task.srf, task.scale, task.x_base)
             out = x_base + net(f)[:, 0] * level
-        before, after = _psnr(task.x, x_base), _psnr(task.x, out)
+        before, after = metrics.psnr(task.x.numpy(), x_base.numpy()), metrics.psnr(task.x.numpy(), out.numpy())
         gains.append(after - before)
         print(f"{task.info:60s} {tuple(task.x.shape)}  classical {before:6.2f}  backbone {after:6.2f}  "
               f"({after - before:+.2f} dB)", flush=True)
