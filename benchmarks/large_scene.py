@@ -105,7 +105,8 @@ class MemorySampler(threading.Thread):
 def stage_of(message: str) -> str | None:
     m = message.lower()
     for key, name in (("estimating the blur", "degradation"), ("degradation estimate", "degradation"),
-                      ("denoising the multispectral", "MSI denoising"), ("initial estimate", "initial estimate"), ("fusion, outer", "fusion"),
+                      ("denoising the multispectral", "MSI denoising"), ("initial estimate", "initial estimate"),
+                      ("fusion, outer", "fusion"),
                       ("writing tile", "render + write")):
         if key in m:
             return name

@@ -15,10 +15,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hsi_blind_fusion.core import metrics
-from hsi_blind_fusion.core.backbone import TORCH_FILE, band_features, load_torch_model
+from hsi_blind_fusion.core.backbone import MODELS, backbone_estimate
 from hsi_blind_fusion.training.data import TaskSampler
 
 
@@ -27,19 +26,20 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", type=int, default=14)
     ap.add_argument("--seed", type=int, default=7, help="the training runs drew with seed 0")
     ap.add_argument("--lr-min", type=int, default=32)
-    ap.add_argument("--weights", default=str(TORCH_FILE))
+    ap.add_argument("--models", default=str(MODELS), help="folder with backbone.onnx / backbone.pt")
     args = ap.parse_args(argv)
-    net = load_torch_model(Path(args.weights))
-    if net is None:
-        sys.exit(f"no usable backbone weights at {args.weights}")
+    models = Path(args.models)
     sampler = TaskSampler(seed=args.seed, lr_min=args.lr_min)
     gains = []
     for _ in range(args.tasks):
         task = sampler.sample(kernel_mismatch=0.0)
-        with torch.no_grad():
-            f, level, x_base = band_features(task.y, task.z, task.kernel, task.srf, task.scale, task.x_base)
-            out = x_base + net(f)[:, 0] * level
-        before, after = metrics.psnr(task.x.numpy(), x_base.numpy()), metrics.psnr(task.x.numpy(), out.numpy())
+        # the shipped inference path (ONNX, else torch); it rebuilds the task's classical start
+        out = backbone_estimate(task.y, task.z, task.kernel, task.srf, task.scale,
+                                onnx_path=models / "backbone.onnx", torch_path=models / "backbone.pt")
+        if out is None:
+            sys.exit(f"no usable backbone in {models}")
+        truth = task.x.numpy()
+        before, after = metrics.psnr(truth, task.x_base.numpy()), metrics.psnr(truth, out.numpy())
         gains.append(after - before)
         print(f"{task.info:60s} {tuple(task.x.shape)}  classical {before:6.2f}  backbone {after:6.2f}  "
               f"({after - before:+.2f} dB)", flush=True)
