@@ -5,7 +5,7 @@ A synthetic pair (MSI ``N x N x 4``, HSI ``N/8 x N/8 x 100``, scale 8) is genera
 (4 smooth random abundance maps times 4 smooth random spectra; the HR cube itself is never built:
 the MSI is ``(P·S)·A`` and the HSI ``S·((A*K)↓8)``, Gaussian kernel 17 x 17, 40 dB noise) and
 written as georeferenced GeoTIFFs in a temporary folder by one process. A *fresh* process then
-runs the plugin's pipeline on them (``pipeline.load_inputs`` + ``pipeline.run_fusion`` with an
+runs the plugin's pipeline on them (``workflow.load_inputs`` + ``workflow.fuse_to_file`` with an
 output path: the fused GeoTIFF is written window by window) with few iterations (outer=2,
 inner=2: the fitting costs the same per step whatever the scene size, only the initial estimate,
 the rendering and the writing grow with the area), and reports per stage: wall time, peak RSS
@@ -43,7 +43,7 @@ def make_scene(size: int, folder: Path, seed: int = 0) -> tuple[str, str]:
     from rasterio.crs import CRS
     from scipy.ndimage import gaussian_filter, zoom
 
-    from hsi_blind_fusion.core import raster_io
+    from hsi_blind_fusion.core import io
     from hsi_blind_fusion.core.kernels import gaussian_kernel
     from hsi_blind_fusion.core.operators import blur_downsample
     from hsi_blind_fusion.core.responses import gaussian_srf
@@ -69,8 +69,8 @@ def make_scene(size: int, folder: Path, seed: int = 0) -> tuple[str, str]:
     t_msi = Affine(10.0, 0, 500000.0, 0, -10.0, 5000000.0)
     t_hsi = t_msi * Affine.scale(SCALE)
     hp, mp = str(folder / "hsi.tif"), str(folder / "msi.tif")
-    raster_io.write_raster(hp, hsi, t_hsi, crs, wavelengths_nm=wl)
-    raster_io.write_raster(mp, msi, t_msi, crs, descriptions=["B2", "B3", "B4", "B8"])
+    io.write_raster(hp, hsi, t_hsi, crs, wavelengths_nm=wl)
+    io.write_raster(mp, msi, t_msi, crs, descriptions=["B2", "B3", "B4", "B8"])
     return hp, mp
 
 
@@ -115,13 +115,13 @@ def stage_of(message: str) -> str | None:
 
 def sampled_read(hsi: str, msi: str):
     """Start sampling the RSS and read the inputs (stage "read"): (sampler, inputs, t0, read seconds)."""
-    from hsi_blind_fusion.core import pipeline
+    from hsi_blind_fusion.core.workflow import load_inputs
 
     sampler = MemorySampler()
     sampler.start()
     t0 = time.perf_counter()
     sampler.stage = "read"
-    inputs = pipeline.load_inputs(hsi, msi)
+    inputs = load_inputs(hsi, msi)
     return sampler, inputs, t0, time.perf_counter() - t0
 
 
@@ -130,7 +130,8 @@ def run_pipeline(hsi: str, msi: str, out: str, outer: int, inner: int, tile: int
     ensure_package()
     import torch
 
-    from hsi_blind_fusion.core import pipeline
+    from hsi_blind_fusion.core import FusionSettings
+    from hsi_blind_fusion.core.workflow import fuse_to_file
 
     sampler, inputs, t0, t_read = sampled_read(hsi, msi)
     last = [None]
@@ -144,17 +145,18 @@ def run_pipeline(hsi: str, msi: str, out: str, outer: int, inner: int, tile: int
             print(f"  {time.perf_counter() - t0:7.1f} s  {message}", file=sys.stderr, flush=True)
 
     t1 = time.perf_counter()
-    result = pipeline.run_fusion(inputs, outer, inner, "cpu", 0, progress, output_path=out, tile_size=tile)
+    cfg = FusionSettings(outer_iterations=outer, inner_iterations=inner, device="cpu", tile_size=tile or None)
+    result = fuse_to_file(inputs, cfg, out, progress)
     t_fuse = time.perf_counter() - t1
     sampler.stop()
     d = result.diagnostics
     return {
         "msi": list(inputs.pair.msi.data.shape), "hsi": list(inputs.pair.hsi.data.shape),
         "output_gb": HSI_BANDS * inputs.pair.msi.data.shape[1] * inputs.pair.msi.data.shape[2] * 4 / 1e9,
-        "outer": outer, "inner": inner, "tile_size": d.get("tile_size"), "cached": d.get("cached"),
-        "initial_estimate": d.get("initial_estimate"), "device": d.get("device"),
+        "outer": outer, "inner": inner, "tile_size": d.tile_size, "cached": d.cached,
+        "initial_estimate": d.initial_estimate, "device": d.device,
         "torch_threads": torch.get_num_threads(),
-        "seconds": {"read": t_read, **{k: float(v) for k, v in d["timings"].items()}, "total": t_read + t_fuse},
+        "seconds": {"read": t_read, **{k: float(v) for k, v in d.timings.items()}, "total": t_read + t_fuse},
         "peak_rss_by_stage_gb": {k: v / 1e9 for k, v in sampler.peaks.items()},
         "vmhwm_gb": MemorySampler.status("VmHWM") / 1e9,
         "ru_maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from hsi_blind_fusion.core import fuse, metrics, simulate
-from hsi_blind_fusion.core.estimation import estimate_normalized, normalize_pair
+from hsi_blind_fusion.core.estimation import estimate_normalized
+from hsi_blind_fusion.core.observations import normalize_pair
 from hsi_blind_fusion.core.initial_estimate import fit_classical
 from hsi_blind_fusion.core.msi_denoising import denoise_msi
 
@@ -76,7 +77,7 @@ def run_case(spec: str) -> None:
     seconds = time.perf_counter() - t
     k_true = _centred(kernel, est.kernel.shape[0])
     p_true_n = srf * pair.y_unit / pair.z_unit       # maps normalized X to normalized Z
-    p_est_n = est.diagnostics["srf_normalized_units"]
+    p_est_n = est.diagnostics.srf_normalized_units
     fused = fuse(y, z, scale=scale, outer_iterations=0).image
     starts = {"estimated K, P": (est.kernel, p_est_n), "true K": (k_true, p_est_n), "true K and P": (k_true, p_true_n)}
     cells = [f"fuse(outer=0): {metrics.psnr(x, fused):.2f}"]

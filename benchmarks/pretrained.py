@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from hsi_blind_fusion.core import fusion, metrics, simulate
-from hsi_blind_fusion.core.fusion import FusionSettings, fuse
+from hsi_blind_fusion.core import FusionSettings, Window, fuse
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = (("classical", False), ("classical", True), ("backbone", False), ("backbone", True))
@@ -65,7 +65,7 @@ class _Tracer:
 
     def install(self):
         tracer = self
-        base = fusion._Fitter
+        base = fusion.Fitter
 
         class TracedFitter(base):
             def __init__(self, *a, **kw):
@@ -77,21 +77,20 @@ class _Tracer:
                 tracer.record(0)
                 return super().run()
 
-        fusion._Fitter = TracedFitter
+        fusion.Fitter = TracedFitter
         return base
 
     def record(self, outer: int) -> None:
         t = time.perf_counter()
         f = self.fitter
-        height, width = f.z.shape[1:]
-        whole = (slice(0, height), slice(0, width))
+        whole = Window.full(*f.obs.hr_shape)
         with torch.no_grad():
             if outer == 0:      # the starting image (before the network)
                 s = f.scene
-                img = s.x_full if s.cached else s.estimator.region(*whole)
+                img = s.x_full if s.cached else s.estimator.region(whole)
             else:
-                img = f.image_on(whole)
-        img = np.maximum(img.cpu().numpy() * f.pair.y_unit, 0)
+                img = f.image_and_start(whole)[0]
+        img = np.maximum(img.cpu().numpy() * f.obs.y_unit, 0)
         p = metrics.psnr(self.truth, img)
         elapsed = t - self.t_fit - self.excluded
         self.trace.append((outer * f.cfg.inner_iterations, elapsed, p))
@@ -121,12 +120,12 @@ def run_case(case, outer: int, inner: int, every: int, seed: int):
                          settings=FusionSettings(initial=initial, meta_init=meta))
             seconds = time.perf_counter() - t - tracer.excluded
         finally:
-            fusion._Fitter = original
+            fusion.Fitter = original
         q = metrics.quality_report(x, r.image, case.scale)
         d = r.diagnostics
-        row = {"initial": initial, "meta": meta, "used_initial": d["initial_estimate"],
-               "used_meta": d["meta_initialized"], "psnr": q["psnr"], "sam": q["sam"], "ssim": q["ssim"],
-               "seconds": seconds, "init_seconds": d["timings"]["initial_estimate"], "trace": tracer.trace}
+        row = {"initial": initial, "meta": meta, "used_initial": d.initial_estimate,
+               "used_meta": d.meta_initialized, "psnr": q["psnr"], "sam": q["sam"], "ssim": q["ssim"],
+               "seconds": seconds, "init_seconds": d.timings["initial_estimate"], "trace": tracer.trace}
         rows.append(row)
         print(f"  {case.name:24s} {initial:9s} meta={meta!s:5s} (used {row['used_initial']}, meta {row['used_meta']}) "
               f"start {tracer.trace[0][2]:6.2f}  final PSNR {q['psnr']:6.2f}  SAM {q['sam']:5.2f}  SSIM {q['ssim']:.4f}  "

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_blind_fusion.core import metrics, simulate
-from hsi_blind_fusion.core.fusion import FusionSettings, fuse
+from hsi_blind_fusion.core import FusionSettings, fuse
 from hsi_blind_fusion.core.kernels import gaussian_kernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,7 +76,7 @@ def noise_check(names: list[str]) -> None:
     """Ratio of the MSI noise estimates to the true noise standard deviation, at 30 and 40 dB."""
     import torch
 
-    from hsi_blind_fusion.core.initial_estimate import flat_block_noise_sigma, noise_sigma
+    from hsi_blind_fusion.core.noise import flat_block_noise_sigma, noise_sigma
 
     table = cases()
     for name in names:

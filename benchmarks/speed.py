@@ -6,7 +6,7 @@ Case: CAVE ``cd`` (512 x 512 x 31, uint16 / 65535) at x8, motion kernel ``kernel
 ``perturb_srf(P.T, 0.01)``, 40 dB on both images (``core.simulate``, seed 0); the default schedule
 (40 outer x 10 inner iterations). The two simulated images are written as GeoTIFFs, then fused
 
-1. through the core in this process (``pipeline.load_inputs`` + ``pipeline.run_fusion`` streaming
+1. through the core in this process (``workflow.load_inputs`` + ``workflow.fuse_to_file`` streaming
    into the output GeoTIFF): wall time and peak RSS (VmRSS sampled every 50 ms) per stage
    (read, degradation, initial estimate, fusion, write), device;
 2. end to end through ``qgis_process.bin run hsifusion:blindfusion`` (a fresh process; wall time,
@@ -64,7 +64,7 @@ def make_case(folder: Path, scale: int = 8, snr_db: float = 40.0):
     import rasterio
     from affine import Affine
 
-    from hsi_blind_fusion.core import raster_io, simulate
+    from hsi_blind_fusion.core import io, simulate
     from hsi_blind_fusion.core.responses import perturb_srf
 
     data = data_dir()
@@ -80,8 +80,8 @@ def make_case(folder: Path, scale: int = 8, snr_db: float = 40.0):
 
     hp, mp = str(folder / "cd_hsi.tif"), str(folder / "cd_msi.tif")
     crs, t_msi = CRS.from_epsg(32633), Affine(1.0, 0, 500000.0, 0, -1.0, 5000000.0)   # a 1 m grid
-    raster_io.write_raster(hp, y, t_msi * Affine.scale(scale), crs, wavelengths_nm=wl)
-    raster_io.write_raster(mp, z, t_msi, crs, descriptions=["red", "green", "blue"])
+    io.write_raster(hp, y, t_msi * Affine.scale(scale), crs, wavelengths_nm=wl)
+    io.write_raster(mp, z, t_msi, crs, descriptions=["red", "green", "blue"])
     return x, hp, mp
 
 
@@ -125,7 +125,8 @@ def loop_flops(cfg, scale: int, kernel_size: int, height: int, width: int) -> di
 
 
 def run_core(hsi: str, msi: str, out: str, outer: int, inner: int, device: str) -> dict:
-    from hsi_blind_fusion.core import pipeline
+    from hsi_blind_fusion.core import FusionSettings
+    from hsi_blind_fusion.core.workflow import fuse_to_file
 
     sampler, inputs, t0, t_read = sampled_read(hsi, msi)
 
@@ -134,13 +135,14 @@ def run_core(hsi: str, msi: str, out: str, outer: int, inner: int, device: str) 
         if s:
             sampler.stage = s
 
-    result = pipeline.run_fusion(inputs, outer, inner, device, 0, progress, output_path=out)
+    cfg = FusionSettings(outer_iterations=outer, inner_iterations=inner, device=device)
+    result = fuse_to_file(inputs, cfg, out, progress)
     sampler.stop()
     d = result.diagnostics
-    return {"result": result, "read": t_read, "timings": dict(d["timings"]), "device": d["device"],
+    return {"result": result, "read": t_read, "timings": dict(d.timings), "device": d.device,
             "rss_by_stage_gb": {k: v / 1e9 for k, v in sampler.peaks.items()},
-            "vmhwm_gb": MemorySampler.status("VmHWM") / 1e9, "initial": d.get("initial_estimate"),
-            "tile_size": d.get("tile_size"), "cached": d.get("cached")}
+            "vmhwm_gb": MemorySampler.status("VmHWM") / 1e9, "initial": d.initial_estimate,
+            "tile_size": d.tile_size, "cached": d.cached}
 
 
 def run_qgis_process(hsi: str, msi: str, out: str, outer: int, inner: int, device: str) -> dict:
@@ -193,7 +195,7 @@ def main(argv=None):
     ap.add_argument("--large", help="JSON lines written by benchmarks/large_scene.py --json, added to the page")
     ap.add_argument("--out", default=str(ROOT / "docs" / "speed.md"))
     args = ap.parse_args(argv)
-    from hsi_blind_fusion.core.fusion import FusionSettings
+    from hsi_blind_fusion.core import FusionSettings
 
     load0 = os.getloadavg()
     print(f"load average at start: {load0}", flush=True)
@@ -278,7 +280,7 @@ def large_section(jsonl: str) -> list[str]:
     L = ["## Large scenes (benchmarks/large_scene.py)", "",
          f"`python benchmarks/large_scene.py --sizes {sizes} --json FILE`, then this page with `--large FILE`. "
          "Synthetic MSI N x N x 4 with an HSI N/8 x N/8 x 100 (scale 8), each size fused in a fresh process by "
-         "`pipeline.run_fusion` streaming into a GeoTIFF (the HR cube is never held whole), "
+         "`workflow.fuse_to_file` streaming into a GeoTIFF (the HR cube is never held whole), "
          f"{rows[0]['outer']} outer x {rows[0]['inner']} inner iterations (the fitting costs the same per step "
          "at any size; the estimate, rendering and writing grow with the area), CPU, automatic tile. "
          "Target: peak RSS <= 3 GB at N = 4096 (output 6.7 GB in float32).", "",

@@ -1,4 +1,4 @@
-"""The pre-trained backbone that gives the reconstruction its starting image (issue 4).
+"""The pre-trained backbone that can refine the reconstruction's starting image.
 
 Sensor-agnostic by construction: the network works on one HSI band at a time, with weights
 shared across bands, so one model serves any number of HSI and MSI bands. For band ``c`` it

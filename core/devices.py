@@ -1,4 +1,5 @@
-"""Choice of the compute device and reproducible seeding."""
+"""The compute device: its choice, reproducible seeding, out-of-memory fallback, and the memory
+a run may take (host memory through psutil on Linux, Windows and macOS; GPU memory through torch)."""
 from __future__ import annotations
 
 import random
@@ -26,6 +27,38 @@ def resolve_device(device: str = "auto") -> torch.device:
                 "choose 'auto' or 'cpu', or install a CUDA build of torch")
         return torch.device(name)
     raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
+
+
+#: assumed free memory when the platform cannot tell (no psutil, no /proc/meminfo)
+UNKNOWN_MEMORY_BYTES = 4 << 30
+
+
+def available_memory() -> int:
+    """Host memory available to this process now [bytes]."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return UNKNOWN_MEMORY_BYTES
+
+
+def working_memory_budget(device: torch.device, cap_bytes: int = 1 << 30, share: int = 8) -> int:
+    """Memory one unit of work (a tile, a batch of crops) may take: ``1/share`` of what is free,
+    capped at ``cap_bytes``; on a GPU its free memory counts too."""
+    budget = min(cap_bytes, available_memory() // share)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        budget = min(budget, free // share)
+    return int(budget)
 
 
 def seed_everything(seed: int) -> None:

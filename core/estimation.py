@@ -15,82 +15,20 @@ rates, which barely moves K. The fusion later refines K and P against the curren
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 from scipy.optimize import nnls
 
-from .errors import Cancelled, InvalidInputError
+from .errors import InvalidInputError
 from .kernels import default_kernel_size, gaussian_kernel_for_scale, kernel_from_array
+from .observations import NormalizedPair, normalize_pair
+from .progress import Cancel, Progress, check_cancelled
 from .responses import normalize_rows, srf_from_table
-from .validation import check_mask, check_pair, finite_or_masked
-
-Progress = Callable[[float, str], None]
-Cancel = Callable[[], bool]
+from .results import Degradation, EstimationDiagnostics
 
 #: largest design matrix (entries) built for the kernel fit; samples are drawn below that.
 _MAX_DESIGN_ENTRIES = 24_000_000
-
-
-@dataclass
-class Degradation:
-    """Estimated sensor degradation.
-
-    ``kernel`` is the blur (sums to 1), ``srf`` the response with rows summing to 1 (MSI bands x
-    HSI bands) and ``msi_gain`` the factor per MSI band between the images' units:
-    ``MSI ≈ msi_gain[:, None] * srf · X`` with X in the HSI's units.
-    """
-
-    kernel: np.ndarray
-    srf: np.ndarray
-    scale: int
-    msi_gain: np.ndarray
-    initial_kernel: np.ndarray
-    initial_srf: np.ndarray
-    diagnostics: dict = field(default_factory=dict)
-
-
-@dataclass
-class NormalizedPair:
-    """Both observations scaled to about [0, 1]; ``srf_n`` maps normalized X to normalized Z."""
-
-    y: np.ndarray
-    z: np.ndarray
-    scale: int
-    y_unit: float
-    z_unit: float
-    hsi_valid: np.ndarray
-    msi_valid: np.ndarray
-
-
-def normalize_pair(hsi: np.ndarray, msi: np.ndarray, scale: int | None,
-                   hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None) -> NormalizedPair:
-    """Validate, fill invalid pixels, and bring both images to a unit range (any input magnitude)."""
-    y, z, scale = check_pair(hsi, msi, scale)
-    hv = check_mask(hsi_valid, y.shape[1:], "HSI")
-    mv = check_mask(msi_valid, z.shape[1:], "MSI")
-    y, hv = finite_or_masked(y, hv, "hyperspectral image")
-    z, mv = finite_or_masked(z, mv, "multispectral image")
-    y_unit = _unit(y, hv, "hyperspectral image")
-    z_unit = _unit(z, mv, "multispectral image")
-    return NormalizedPair(y / y_unit, z / z_unit, scale, y_unit, z_unit, hv, mv)
-
-
-def _unit(image: np.ndarray, valid: np.ndarray, name: str) -> float:
-    """The 99.9th percentile of |image| over valid pixels (on an even subsample of at most ~4 M
-    values: a large scene's percentile would otherwise cost three copies of the image)."""
-    step = max(1, image.size // (1 << 22))
-    flat, keep = image.reshape(image.shape[0], -1), valid.reshape(-1)
-    values = flat[:, ::step][:, keep[::step]]
-    if values.size == 0:
-        values = flat[:, keep]
-    u = float(np.percentile(np.abs(values), 99.9))
-    if not u > 0:
-        u = float(np.max(np.abs(flat[:, keep])))
-    if not u > 0:
-        raise InvalidInputError(f"the {name} is zero everywhere; there is nothing to fuse")
-    return u
 
 
 def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None,
@@ -136,7 +74,7 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
     history = []
     p = None
     for r in range(rounds):
-        _check(cancel)
+        check_cancelled(cancel)
         z_lr = np.einsum("mnk,k->mn", design, k.ravel())
         p = _fit_response(y_samples, z_lr, smooth_p, p_start)
         target = p @ grad_y
@@ -157,13 +95,8 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
     return Degradation(
         kernel=k, srf=normalize_rows(p), scale=s, msi_gain=gain,
         initial_kernel=k0, initial_srf=normalize_rows(p_start_n),
-        diagnostics={"estimation_residuals": history, "estimation_seconds": time.perf_counter() - t0,
-                     "samples": int(y_samples.shape[1]), "srf_normalized_units": p})
-
-
-def _check(cancel: Cancel | None) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled("cancelled by the user")
+        diagnostics=EstimationDiagnostics(residuals=history, seconds=time.perf_counter() - t0,
+                                          samples=int(y_samples.shape[1]), srf_normalized_units=p))
 
 
 def _sample_blocks(pair: NormalizedPair, size: int, msi_bands: int,

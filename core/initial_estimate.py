@@ -10,7 +10,7 @@ estimate consistent with Y. The residual is mostly Y's noise where the regressio
 the MSI covers) and mostly signal where it is not (SWIR bands beyond the MSI): it is
 back-projected only in its spectral directions that stand above the noise (a hard singular-value
 threshold on the noise-whitened residual), which keeps the signal and leaves most of the noise
-out (-0.04 to +1.9 dB on the training scenes at 30-40 dB, SAM better on every one). MSI noise injected this way tilts the
+out (docs/network_prior.md). MSI noise injected this way tilts the
 spectra of dark pixels (a poor SAM): where the local MSI signal-to-noise ratio is low, the
 spectral *shape* is taken from a slightly smoothed estimate while the per-pixel intensity keeps
 the detail.
@@ -29,7 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from .kernels import gaussian_kernel
+from .noise import lr_identity_noise_cap, noise_sigma
 from .operators import blur, blur_downsample, upsample
+from .windows import Window, grown_on_lr_grid
 
 
 @dataclass
@@ -64,21 +66,20 @@ class ClassicalEstimator:
         for r0 in range(0, height, band_rows):
             if check:
                 check()
-            parts.append(self.region(slice(r0, min(height, r0 + band_rows)), slice(0, width)))
+            parts.append(self.region(Window.from_bounds(r0, min(height, r0 + band_rows), 0, width)))
         return torch.cat(parts, dim=1)
 
-    def region(self, rows: slice, cols: slice, band_chunk: int = 16) -> torch.Tensor:
-        """The estimate on HR rows x cols ``(bands, len(rows), len(cols))``.
+    def region(self, window: Window, band_chunk: int = 16) -> torch.Tensor:
+        """The estimate on an HR window ``(bands, window.height, window.width)``.
 
         Computed ``band_chunk`` bands at a time (every step is per band except the band sums of
         the shape smoothing, taken in a second pass), so a window of a large scene costs about
         one cube of its grown size plus small temporaries."""
         s = self.scale
-        height, width = self.z.shape[1:]
-        r0, r1, c0, c1 = _expand(rows, cols, self.margin, s, height, width)
-        lr = (slice(r0 // s, r1 // s), slice(c0 // s, c1 // s))
-        z = self.z[:, r0:r1, c0:c1]
-        hh, ww = r1 - r0, c1 - c0
+        grown = grown_on_lr_grid(window, self.margin, s, *self.z.shape[1:])
+        lr = grown.to_lr(s).slices()
+        z = self.z[:, grown.rows, grown.cols]
+        hh, ww = grown.shape
         bands = self.y.shape[0]
         x = torch.empty((bands, hh, ww), dtype=self.y.dtype, device=self.y.device)
         chunks = [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
@@ -97,17 +98,9 @@ class ClassicalEstimator:
         if self.shape_sigma > 0:
             smooth_shape_where_dark_(x, z, self.msi_noise, self.shape_sigma, self.shape_snr,
                                      self.intensity_floor, band_chunk)
-        out = x[:, rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
+        rows, cols = window.relative_to(grown).slices()
+        out = x[:, rows, cols]
         return out if out.shape == x.shape else out.clone()   # do not keep the margin's storage alive
-
-
-def _expand(rows: slice, cols: slice, margin: int, scale: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """Window grown by ``margin`` and snapped to the LR grid (multiples of the scale), in the image."""
-    r0 = max(0, (rows.start - margin) // scale * scale)
-    c0 = max(0, (cols.start - margin) // scale * scale)
-    r1 = min(height, -(-(rows.stop + margin) // scale) * scale)
-    c1 = min(width, -(-(cols.stop + margin) // scale) * scale)
-    return r0, r1, c0, c1
 
 
 def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
@@ -127,8 +120,7 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         eps = choose_ridge(y, z_lr, z_var, radius, hsi_valid, check=check)
     reg = eps * z_var
     h = y.shape[1]
-    # filled block by block (a list of parts plus their concatenation would hold the slopes twice:
-    # +0.4 GB for 100 bands x 512² LR pixels)
+    # filled block by block: a list of parts plus their concatenation would hold the slopes twice
     coef = torch.empty((z_lr.shape[0],) + tuple(y.shape), dtype=y.dtype, device=y.device)
     offset = torch.empty_like(y)
     for b0 in range(0, h, block_rows):
@@ -165,8 +157,7 @@ def choose_ridge(y: torch.Tensor, z_lr: torch.Tensor, z_var: float, radius: int,
     """The ridge weight of the local regression that best predicts held-out LR pixels.
 
     How far the local slopes may leave the global ones is scene-dependent (a piecewise-flat
-    scene wants little pull, a noisy or finely mixed one more: 0.0003 vs 0.01 on the training
-    scenes, up to 1.2 dB apart). Two-fold cross-validation on a checkerboard of LR pixels: the
+    scene wants little pull, a noisy or finely mixed one more; docs/network_prior.md). Two-fold cross-validation on a checkerboard of LR pixels: the
     coefficients fitted without one colour predict that colour from its (fully known) MSI
     values. A centred window of at most ``max_side``² LR pixels bounds the cost."""
     h, w = y.shape[1:]
@@ -229,7 +220,7 @@ def regression_estimate(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, 
                         hsi_valid: torch.Tensor | None = None, **options) -> torch.Tensor:
     """The whole HR estimate ``(bands, H, W)`` in the same units as ``y``."""
     est = fit_classical(y, z, kernel, scale, hsi_valid, **options)
-    return est.region(slice(0, z.shape[1]), slice(0, z.shape[2]))
+    return est.region(Window.full(*z.shape[1:]))
 
 
 def _centred_cov(z_lr: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -241,17 +232,21 @@ def _centred_cov(z_lr: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor
 
 
 def _global_slopes(y: torch.Tensor, z_lr: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    """One regression of every HSI band on the MSI bands over the whole image: ``(msi_bands, bands)``."""
+    """One regression of every HSI band on the MSI bands over the whole image: ``(msi_bands, bands)``.
+
+    In float64, as every small solve here: the MSI bands are strongly correlated, and float32
+    covariances of them differ between BLAS builds (QGIS's process interposes its own) by more
+    than the solve can take."""
     m = z_lr.shape[0]
-    flat_z, flat_y = z_lr.reshape(m, -1), y.reshape(y.shape[0], -1)
+    flat_z, flat_y = z_lr.reshape(m, -1).double(), y.reshape(y.shape[0], -1).double()
     if valid is not None:
         keep = valid.reshape(-1)
         flat_z, flat_y = flat_z[:, keep], flat_y[:, keep]
     zc = flat_z - flat_z.mean(1, keepdim=True)
     yc = flat_y - flat_y.mean(1, keepdim=True)
     cov = zc @ zc.T / zc.shape[1]
-    eye = torch.eye(m, dtype=y.dtype, device=y.device)
-    return torch.linalg.solve(cov + 1e-6 * torch.trace(cov) / m * eye, zc @ yc.T / zc.shape[1])
+    eye = torch.eye(m, dtype=cov.dtype, device=cov.device)
+    return torch.linalg.solve(cov + 1e-6 * torch.trace(cov) / m * eye, zc @ yc.T / zc.shape[1]).to(y.dtype)
 
 
 def _local_coefficients(y: torch.Tensor, z_lr: torch.Tensor, a_global: torch.Tensor, reg: float,
@@ -271,7 +266,7 @@ def _local_coefficients(y: torch.Tensor, z_lr: torch.Tensor, a_global: torch.Ten
     czy = box((z_lr[:, None] * y[None]).reshape(m * bands, h, w)).reshape(m, bands, h, w) - mz[:, None] * my[None]
     lhs = czz.permute(2, 3, 0, 1) + reg * eye
     rhs = czy.permute(2, 3, 0, 1) + reg * a_global
-    a = torch.linalg.solve(lhs, rhs).permute(2, 3, 0, 1)                     # (m, bands, h, w)
+    a = torch.linalg.solve(lhs.double(), rhs.double()).to(y.dtype).permute(2, 3, 0, 1)   # (m, bands, h, w)
     b = my - (a * mz[:, None]).sum(0)
     smooth = lambda t: _box(t, radius)  # noqa: E731  (unweighted: coefficients are defined everywhere)
     return smooth(a.reshape(m * bands, h, w)).reshape(m, bands, h, w), smooth(b)
@@ -281,23 +276,6 @@ def _box(t: torch.Tensor, r: int) -> torch.Tensor:
     if r == 0:
         return t
     return F.avg_pool2d(F.pad(t[None], (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)[0]
-
-
-def noise_sigma(image: torch.Tensor) -> torch.Tensor:
-    """Per-band white-noise standard deviation from the median absolute Laplacian (robust to edges)."""
-    d = _laplacian_samples(image)
-    return d.reshape(d.shape[0], -1).abs().median(dim=1).values * _MAD_TO_SIGMA
-
-
-_MAD_TO_SIGMA = 1 / (0.6745 * math.sqrt(20.0))   # median |5-point Laplacian| of white noise -> its std
-
-
-def _laplacian_samples(image: torch.Tensor) -> torch.Tensor:
-    """The 5-point Laplacian of every band, on a grid thinned to about 4 M samples per band."""
-    step = max(1, int(math.sqrt(image.shape[1] * image.shape[2] / 4e6)))
-    h, w = image.shape[1] - 1, image.shape[2] - 1
-    at = lambda r, c: image[:, r : h - 1 + r : step, c : w - 1 + c : step]  # noqa: E731  (thinned first: no full-size temporaries)
-    return at(1, 1) * 4 - at(0, 1) - at(2, 1) - at(1, 0) - at(1, 2)
 
 
 def smooth_shape_where_dark_(x: torch.Tensor, z: torch.Tensor, msi_noise: float, sigma: float,
@@ -315,37 +293,6 @@ def smooth_shape_where_dark_(x: torch.Tensor, z: torch.Tensor, msi_noise: float,
     for c in chunks:
         x[c] = x[c] * weight + blur(x[c], kernel).mul_(ratio).mul_(1 - weight)
     return x
-
-
-def lr_identity_noise_cap(y: torch.Tensor, z_lr: torch.Tensor, kernel: torch.Tensor, srf: torch.Tensor,
-                          valid: torch.Tensor | None = None) -> torch.Tensor:
-    """An upper bound of each MSI band's white-noise standard deviation that texture cannot
-    inflate: ``(Z*K)↓s − P·Y`` is the MSI noise blurred by K (std ``σ·‖K‖₂``) plus the response-
-    weighted HSI noise and the degradation's model error, so its robust std divided by ``‖K‖₂``
-    bounds σ from above. It reads 1.5-2.3 times the true noise on every CAVE and airborne scene
-    tried, where image-domain estimates read up to 8 times too high on scenes without flat areas
-    (docs/network_prior.md)."""
-    d = z_lr - torch.einsum("mb,bhw->mhw", srf.to(y.dtype), y)
-    flat = d.reshape(d.shape[0], -1)
-    if valid is not None:
-        flat = flat[:, valid.reshape(-1)]
-    mad = (flat - flat.median(1, keepdim=True).values).abs().median(1).values / 0.6745
-    return mad / float(kernel.pow(2).sum().sqrt())
-
-
-def flat_block_noise_sigma(image: torch.Tensor, block: int = 16, quantile: float = 0.1) -> torch.Tensor:
-    """Per-band white-noise standard deviation from the flattest image blocks: the median absolute
-    Laplacian of each 16 x 16 block, its 10th percentile over blocks. Texture inflates the
-    whole-image :func:`noise_sigma` (x1.2-2.7 on CAVE and airborne scenes at 30-40 dB); this reads
-    within x0.94-1.71 of the true value on the same scenes (docs/network_prior.md)."""
-    d = _laplacian_samples(image)
-    bands, h, w = d.shape
-    h2, w2 = h // block * block, w // block * block
-    if h2 == 0 or w2 == 0:
-        return noise_sigma(image)
-    blocks = d[:, :h2, :w2].reshape(bands, h2 // block, block, w2 // block, block).abs()
-    mad = blocks.permute(0, 1, 3, 2, 4).reshape(bands, -1, block * block).median(dim=2).values
-    return torch.quantile(mad, quantile, dim=1) * _MAD_TO_SIGMA
 
 
 def _shape_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Meta-learned initial weights of the reconstruction network (issue 4).
+"""Meta-learned initial weights of the reconstruction network.
 
 ``models/meta_init.pt`` holds a state dict of ``ReconstructionNet(dims=10, width=32, depth=3)``
 learned by first-order MAML over fusion tasks with different scenes, kernels, scales, responses

@@ -1,9 +1,8 @@
 """Non-local means denoising of the HR-MSI before it guides the reconstruction.
 
 The MSI's noise is what limits the fused image at high noise: every HSI band is built as a local
-combination of the MSI bands, so their noise is injected into all bands (on CAVE balloons x8 at
-30 dB, a noise-free MSI would lift the classical estimate from 41.5 to 48.5 dB, a noise-free
-LR-HSI only to 43.1 dB). The MSI has few bands and its noise is white, so a patch-based denoiser
+combination of the MSI bands, so their noise is injected into all bands (a noise-free MSI lifts
+the start far more than a noise-free LR-HSI: docs/network_prior.md). The MSI has few bands and its noise is white, so a patch-based denoiser
 with a known noise level removes most of it; the K/P estimate, which averages the noise away at
 low resolution, keeps using the original MSI.
 
@@ -19,20 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .initial_estimate import flat_block_noise_sigma, lr_identity_noise_cap, noise_sigma
-from .operators import blur_downsample
-
-
-def msi_noise_level(z: torch.Tensor, y: torch.Tensor | None = None, kernel: torch.Tensor | None = None,
-                    srf: torch.Tensor | None = None, scale: int | None = None,
-                    hsi_valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-band white-noise standard deviation of ``z`` ``(msi_bands, H, W)``: the smallest of
-    the estimates texture can only inflate (the LR-identity bound needs ``y``, K, P and the scale)."""
-    sigma = torch.minimum(flat_block_noise_sigma(z), noise_sigma(z))
-    if y is not None and kernel is not None and srf is not None and scale:
-        cap = lr_identity_noise_cap(y, blur_downsample(z, kernel, scale), kernel, srf, hsi_valid)
-        sigma = torch.minimum(sigma, cap.to(sigma.dtype))
-    return sigma
+from .noise import msi_noise_level
 
 
 def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.85, search: int = 5,
@@ -42,8 +28,8 @@ def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.85,
 
     ``sigma`` ``(bands,)`` is each band's noise std; ``strength`` scales the filter width in
     units of the expected distance of two noisy patches; ``search`` and ``patch`` are radii in
-    pixels (the defaults, 3 x 3 patches, 11 x 11 search, strength 0.85, measured best of 9
-    settings on the training scenes' classical start, by 0.0-0.25 dB). Invalid pixels (``valid``
+    pixels (the defaults, 3 x 3 patches, 11 x 11 search, strength 0.85, measured best of several
+    settings on the training scenes: docs/network_prior.md). Invalid pixels (``valid``
     False) neither contribute nor change. Computed in row blocks (each reflect-padded as in the
     whole image), so memory stays the MSI, its result and a few block-sized arrays; ``inplace``
     overwrites ``z`` itself (a block is written once the next one, which reads its rows, is
@@ -94,8 +80,8 @@ def nonlocal_means(z: torch.Tensor, sigma: torch.Tensor, strength: float = 0.85,
 
 
 def _return_freed_memory() -> None:
-    """Hand the blocks' freed temporaries back to the OS (glibc kept them: +0.09 GB of resident
-    memory after a 4096² x 4 MSI in 64-row blocks, +0.31 GB in 256-row blocks). No-op elsewhere."""
+    """Hand the blocks' freed temporaries back to the OS (glibc keeps them resident otherwise;
+    docs/speed.md). No-op elsewhere."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):

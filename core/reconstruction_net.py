@@ -19,14 +19,19 @@ from .operators import blur_downsample, project, upsample
 
 
 def spectral_subspace(x: torch.Tensor, dims: int) -> torch.Tensor:
-    """Orthonormal basis ``(bands, dims)`` of the dominant spectra of ``x`` ``(bands, H, W)``."""
+    """Orthonormal basis ``(bands, dims)`` of the dominant spectra of ``x`` ``(bands, H, W)``.
+
+    In float64 and with a fixed sign per vector (its largest component positive), so the basis
+    does not depend on which LAPACK build computed it."""
     bands = x.shape[0]
     if dims >= bands:
         return torch.eye(bands, dtype=x.dtype, device=x.device)
     flat = x.reshape(bands, -1)
     step = max(1, flat.shape[1] // 65536)
-    u, _, _ = torch.linalg.svd(flat[:, ::step], full_matrices=False)
-    return u[:, :dims].contiguous()
+    u, _, _ = torch.linalg.svd(flat[:, ::step].double(), full_matrices=False)
+    u = u[:, :dims]
+    sign = torch.sign(u.gather(0, u.abs().argmax(0, keepdim=True)))
+    return (u * sign).to(x.dtype).contiguous()
 
 
 class ReconstructionNet(nn.Module):

@@ -1,19 +1,10 @@
-"""Sensor presets: nominal band centres and widths of common multispectral and hyperspectral sensors
-(QGIS-free).
+"""Sensor presets: starting responses of common multispectral sensors and nominal band centres of
+hyperspectral ones (QGIS-free).
 
 Multispectral presets give Gaussian starting responses (``responses.gaussian_srf`` at the HSI
-wavelengths) when no response file is given; hyperspectral presets give nominal band centres when
-an HSI raster carries no wavelength metadata.
+wavelengths, from the band tables of :mod:`.sensor_bands`) when no response file is given;
+hyperspectral presets give nominal band centres when an HSI raster carries no wavelength metadata.
 
-The tables below are our own summary of the sensors' published specifications (centre wavelength
-and bandwidth, FWHM, in nm):
-
-- Sentinel-2A/2B MSI: ESA Sentinel-2 MSI user guide / spectral response documentation; the values
-  are the means of the 2A and 2B centres and bandwidths, rounded.
-- Landsat 8/9 OLI: USGS Landsat 8/9 band designations (band edges; centre = middle of the edges,
-  FWHM = edge difference).
-- Generic RGB camera: typical Bayer-filter consumer camera (broad, overlapping bands), band order
-  red, green, blue as in RGB image files.
 - EnMAP, PRISMA, Hyperion: nominal spectral range and sampling of each spectrometer (VNIR and SWIR
   parts), band centres spaced evenly over each range; actual band centres vary slightly per
   detector column and product version, so these are starting values only.
@@ -26,37 +17,14 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import InvalidInputError
+from .sensor_bands import LANDSAT_OLI_BANDS, RGB_BANDS, SENTINEL2_BANDS, Band  # noqa: F401 (re-exported)
+
+_S2 = {b.name: b for b in SENTINEL2_BANDS}
+_OLI = {b.name.split()[0]: b for b in LANDSAT_OLI_BANDS}
 
 # ----------------------------------------------------------------------------------------------
 # Multispectral sensors
 # ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Band:
-    name: str
-    centre_nm: float
-    fwhm_nm: float
-
-
-#: Sentinel-2 MSI (mean of 2A and 2B), all 13 bands in product order.
-SENTINEL2_BANDS = (
-    Band("B1", 442.5, 21.0), Band("B2", 492.3, 66.0), Band("B3", 559.4, 36.0), Band("B4", 664.7, 31.0),
-    Band("B5", 704.0, 15.5), Band("B6", 739.8, 15.0), Band("B7", 781.3, 20.0), Band("B8", 832.8, 106.0),
-    Band("B8A", 864.4, 21.5), Band("B9", 944.2, 20.5), Band("B10", 1375.2, 30.5), Band("B11", 1612.1, 92.5),
-    Band("B12", 2194.0, 180.0),
-)
-_S2 = {b.name: b for b in SENTINEL2_BANDS}
-
-#: Landsat 8/9 OLI reflective bands (from the band edges); B8 is the 15 m panchromatic band.
-LANDSAT_OLI_BANDS = (
-    Band("B1 coastal", 443.0, 20.0), Band("B2 blue", 482.5, 65.0), Band("B3 green", 562.5, 75.0),
-    Band("B4 red", 655.0, 50.0), Band("B5 NIR", 865.0, 40.0), Band("B6 SWIR 1", 1610.0, 100.0),
-    Band("B7 SWIR 2", 2200.0, 200.0), Band("B8 pan", 590.0, 180.0), Band("B9 cirrus", 1375.0, 30.0),
-)
-_OLI = {b.name.split()[0]: b for b in LANDSAT_OLI_BANDS}
-
-RGB_BANDS = (Band("red", 605.0, 80.0), Band("green", 535.0, 100.0), Band("blue", 460.0, 90.0))
 
 
 @dataclass(frozen=True)
@@ -306,29 +274,6 @@ def starting_response(msi_sensor: str, hsi_wavelengths_nm, hsi_bands: int, msi_w
     if out.srf is not None:
         out.messages.append(f"starting spectral response: {out.source}")
     return out
-
-
-def apply_to_inputs(inputs, msi_sensor: str = "auto", hsi_sensor: str = "auto") -> StartingResponse:
-    """Apply the presets to a ``pipeline.Inputs``: sets ``inputs.srf`` when no response file or
-    degradation file was given, and the HSI wavelengths when the raster lacks them; the messages are
-    appended to ``inputs.warnings``-like lists by the caller (returned)."""
-    hsi, msi = inputs.pair.hsi, inputs.pair.msi
-    res = starting_response(msi_sensor, hsi.wavelengths_nm, hsi.data.shape[0], msi.wavelengths_nm,
-                            msi.data.shape[0], hsi_sensor)
-    if res.hsi_wavelengths_nm is not None:
-        hsi.info.wavelengths_nm = np.asarray(res.hsi_wavelengths_nm, dtype=float)
-    if inputs.srf is not None or getattr(inputs, "degradation", None) is not None:
-        given = "response file" if inputs.srf is not None else "degradation file"
-        if (msi_sensor or "auto").lower() not in ("auto", "none"):
-            res.messages.append(f"MSI_SENSOR is ignored: the starting response comes from the {given}")
-        else:
-            res.messages = [m for m in res.messages if not m.startswith("MSI_SENSOR=auto")
-                            and not m.startswith("starting spectral response")]
-        res.srf = None
-        res.source = f"the {given}"
-        return res
-    inputs.srf = res.srf
-    return res
 
 
 def option_labels(options: Sequence[str]) -> List[str]:

@@ -4,7 +4,8 @@ Materials with smooth spectra (sums of Gaussians and edges over 400-1000 nm) are
 scene with smooth regions (fields with gradual mixtures), shapes (buildings, round fields, a road,
 a river) and textures (a forest), under a smooth illumination. The HR hyperspectral truth is
 degraded with :func:`core.simulate`: a Gaussian blur and decimation give the LR-HSI, Gaussian
-Sentinel-2-like responses give the HR-MSI, both with white noise at a given SNR. No external data.
+responses of Sentinel-2's VNIR bands (sensor_bands.py) give the HR-MSI, both with white noise at
+a given SNR. No external data.
 """
 from __future__ import annotations
 
@@ -14,11 +15,8 @@ from typing import Optional
 
 import numpy as np
 
-#: Sentinel-2 MSI bands within 400-1000 nm: name, centre (nm), FWHM (nm) (ESA, rounded).
-SENTINEL2_BANDS = [
-    ("B2", 490.0, 65.0), ("B3", 560.0, 35.0), ("B4", 665.0, 30.0), ("B5", 705.0, 15.0),
-    ("B6", 740.0, 15.0), ("B7", 783.0, 20.0), ("B8", 842.0, 115.0), ("B8A", 865.0, 20.0),
-]
+from .sensor_bands import SENTINEL2_VNIR
+
 #: CRS and grid of the scene: UTM 33N, 2 m MSI pixels.
 EPSG = 32633
 ORIGIN = (500000.0, 5000000.0)
@@ -146,9 +144,9 @@ def make_scene(size: int = 256, scale: int = 4, bands: int = 40, kernel_sigma: O
     sigma = kernel_sigma if kernel_sigma is not None else 0.4 * scale + 0.2
     ksize = kernel_size if kernel_size is not None else 2 * scale + 1
     kernel = gaussian_kernel(ksize, sigma)
-    names = [b[0] for b in SENTINEL2_BANDS]
-    centres = np.array([b[1] for b in SENTINEL2_BANDS])
-    srf = gaussian_srf(centres, [b[2] for b in SENTINEL2_BANDS], wl)
+    names = [b.name for b in SENTINEL2_VNIR]
+    centres = np.array([b.centre_nm for b in SENTINEL2_VNIR])
+    srf = gaussian_srf(centres, [b.fwhm_nm for b in SENTINEL2_VNIR], wl)
     lr, msi = simulate(x, kernel, srf, scale, snr_db=snr_db, seed=seed)
     hr_t = Affine(MSI_PIXEL, 0.0, ORIGIN[0], 0.0, -MSI_PIXEL, ORIGIN[1])
     return Scene(truth=x, hsi=lr, msi=msi, wavelengths_nm=wl, msi_band_names=names, msi_centres_nm=centres,
@@ -160,7 +158,7 @@ def write_scene(scene: Scene, folder: str) -> dict:
     """Write ``truth.tif``, ``hsi.tif``, ``msi.tif``, ``srf.csv`` (table) and ``kernel.npy``."""
     from rasterio.crs import CRS
 
-    from .raster_io import write_raster
+    from .io import write_raster
 
     os.makedirs(folder, exist_ok=True)
     crs = CRS.from_string(scene.crs)

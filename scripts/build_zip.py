@@ -2,7 +2,7 @@
 """Build the plugin zip for QGIS "Install from ZIP": ``dist/hsi_blind_fusion-<version>.zip``.
 
 The zip has one top folder ``hsi_blind_fusion/`` holding what the plugin needs at run time (metadata,
-icon, ``__init__``/``plugin``, ``provider/``, ``algorithms/``, ``core/``, ``models/`` weights) plus the
+icon, ``__init__``/``plugin``, the command line (``__main__``/``cli``), ``provider/``, ``algorithms/``, ``core/``, ``models/`` weights) plus the
 README, CHANGELOG, LICENSE and requirements; no tests, benchmarks, training, docs, scripts, virtual
 environments, QGIS profiles, caches or other development files.
 
@@ -18,8 +18,8 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = "hsi_blind_fusion"
-TOP_FILES = ("metadata.txt", "__init__.py", "plugin.py", "icon.svg", "LICENSE", "README.md", "CHANGELOG.md",
-             "requirements.txt")
+TOP_FILES = ("metadata.txt", "__init__.py", "__main__.py", "cli.py", "plugin.py", "icon.svg", "LICENSE", "README.md",
+             "CHANGELOG.md", "requirements.txt")
 PACKAGES = ("provider", "algorithms", "core", "i18n")
 #: files of models/ that the plugin loads (training logs and checkpoints of other kinds stay out).
 MODEL_EXTENSIONS = (".onnx", ".pt", ".json")

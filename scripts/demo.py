@@ -42,7 +42,7 @@ def main(argv=None):
     import numpy as np
     import torch
 
-    from hsi_blind_fusion.core import metrics, raster_io
+    from hsi_blind_fusion.core import io, metrics
     from hsi_blind_fusion.core.operators import upsample
     from hsi_blind_fusion.core.synthetic_scene import make_scene, write_scene
 
@@ -79,7 +79,7 @@ def main(argv=None):
     if proc.returncode != 0 or not os.path.exists(fused):
         sys.exit(f"demo: qgis_process failed (exit code {proc.returncode}); log in {log_path}")
 
-    est = raster_io.read_raster(fused).data
+    est = io.read_raster(fused).data
     truth = scene.truth
     with torch.no_grad():
         bicubic = upsample(torch.from_numpy(scene.hsi), args.scale, args.size, args.size).numpy()
@@ -89,7 +89,7 @@ def main(argv=None):
                 "ERGAS": metrics.ergas(truth, x, args.scale), "RMSE": metrics.rmse(truth, x)}
 
     res = {"blind fusion": scores(est), "bicubic upsampling": scores(bicubic)}
-    deg = raster_io.read_degradation(os.path.join(out, "degradation.json"))
+    deg = io.read_degradation(os.path.join(out, "degradation.json"))
     extra = {}
     for name in ("kernel_error", "srf_error"):
         fn = getattr(metrics, name, None)

@@ -1,31 +1,17 @@
-"""Shared fixtures. QGIS is started once per session (only by tests that ask for ``qgis_app``, all in
-``test_qgis_*`` files, so ``-k "not qgis"`` runs without QGIS)."""
+"""Shared fixtures. QGIS is started once per session, only by tests that ask for ``qgis_app`` (all in
+``tests/qgis/``, so ``-k "not qgis"`` runs without QGIS)."""
 import os
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGINS = os.path.join(ROOT, ".qgis", "plugins")
-PROFILE = os.path.join(ROOT, ".qgis", "profile")
-SHARED_DATA = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
+from helpers.paths import PLUGINS, PROFILE
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QGIS_PLUGINPATH", PLUGINS)
 os.environ.setdefault("QGIS_CUSTOM_CONFIG_PATH", PROFILE)
 if os.path.isdir(PLUGINS) and PLUGINS not in sys.path:
     sys.path.insert(0, PLUGINS)
-
-# Tiny scenes keep each fusion run to a few seconds on 2 cores.
-FAST = {"OUTER_ITERATIONS": 2, "INNER_ITERATIONS": 2}
-
-
-def qgis_env():
-    env = dict(os.environ)
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.update(QT_QPA_PLATFORM="offscreen", QGIS_PLUGINPATH=PLUGINS, QGIS_CUSTOM_CONFIG_PATH=PROFILE,
-               PYTHONPATH=PLUGINS)
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +52,7 @@ def _write_scene(folder, size=64, scale=4, bands=20, seed=0):
 def scene(tmp_path_factory):
     """A small georeferenced pair (64x64 MSI, 8 bands; 16x16 HSI, 20 bands; scale 4) with its truth."""
     folder = tmp_path_factory.mktemp("scene")
-    s, paths = _write_scene(folder)
-    return s, paths
+    return _write_scene(folder)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,204 @@
+"""The geometry of an HSI/MSI pair: checked from metadata alone, before any pixel is read.
+
+:func:`pair_grid` validates a pair (CRS, orientation, integer pixel-size ratio, aligned grids,
+band counts, overlap) and returns one :class:`PairGrid` value: the scale and the windows of the
+common area in each file. :func:`read_pair` reads those windows.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import InvalidInputError
+from ..kernels import default_kernel_size
+from ..progress import Cancel, check_cancelled
+from ..windows import Window
+from .reading import RasterData, RasterInfo, raster_info, read_raster
+
+#: Tolerance on the pixel-size ratio being an integer (relative).
+SCALE_TOLERANCE = 1e-3
+#: Largest allowed offset between HSI and MSI pixel edges, as a fraction of an MSI pixel.
+ALIGN_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class PairGrid:
+    """Where an HSI/MSI pair overlaps: ``hsi_window`` (HSI pixels) and ``msi_window`` (MSI pixels,
+    exactly ``scale`` times larger) cover the same ground; ``hsi_transform`` is the HSI's
+    geotransform (derived from the MSI's for rasters without georeferencing)."""
+
+    scale: int
+    hsi_window: Window
+    msi_window: Window
+    hsi_transform: object
+    warnings: tuple = ()
+
+
+@dataclass
+class PairData:
+    """The pixels of a pair's common area, as :func:`read_pair` returns them."""
+
+    hsi: RasterData
+    msi: RasterData
+    scale: int
+    warnings: list = field(default_factory=list)
+
+
+def _crs_name(crs) -> str:
+    if crs is None:
+        return "none"
+    try:
+        epsg = crs.to_epsg()
+    except Exception:  # noqa: BLE001
+        epsg = None
+    return f"EPSG:{epsg}" if epsg else crs.to_string()[:80]
+
+
+def _check_north_up(info: RasterInfo, role: str) -> None:
+    t = info.transform
+    if abs(t.b) > 1e-12 * max(1.0, abs(t.a)) or abs(t.d) > 1e-12 * max(1.0, abs(t.e)):
+        raise InvalidInputError(
+            f"the {role} raster {os.path.basename(info.path)} is rotated or sheared; warp it to a "
+            "north-up grid first (Raster > Projections > Warp)")
+
+
+def _integer_ratio(r: float, what: str) -> int:
+    n = int(round(r))
+    if n < 1 or abs(r - n) > SCALE_TOLERANCE * max(1.0, r):
+        raise InvalidInputError(
+            f"the {what} pixel-size ratio HSI/MSI is {r:.4f}, not an integer: resample the MSI (or the "
+            "HSI) so that one HSI pixel covers exactly n x n MSI pixels")
+    return n
+
+
+def check_band_counts(hsi: RasterInfo, msi: RasterInfo) -> None:
+    if hsi.count < 2:
+        raise InvalidInputError(
+            f"the HSI {os.path.basename(hsi.path)} has a single band; a hyperspectral image needs several "
+            "bands: give the whole hyperspectral raster as HSI (not one of its bands)")
+    if msi.count >= hsi.count:
+        raise InvalidInputError(
+            f"the MSI has {msi.count} bands and the HSI {hsi.count}: the hyperspectral image must have "
+            "more bands than the multispectral one. Are the HSI and MSI inputs swapped?")
+
+
+def _hsi_transform_and_scale(hsi: RasterInfo, msi: RasterInfo, scale: int, warnings: list):
+    """The HSI's geotransform on the MSI's frame and the scale, for the three georeferencing cases."""
+    if not hsi.georeferenced and not msi.georeferenced:
+        # Laboratory scenes without georeferencing: both grids start at (0, 0); the scale is the
+        # ratio of the image sizes.
+        ry, rx = msi.height / hsi.height, msi.width / hsi.width
+        sy, sx = _integer_ratio(ry, "size (rows)"), _integer_ratio(rx, "size (columns)")
+        if sy != sx:
+            raise InvalidInputError(
+                f"the MSI/HSI size ratios differ between rows ({ry:g}) and columns ({rx:g})")
+        if scale and scale != sx:
+            raise InvalidInputError(
+                f"SCALE={scale} but the image sizes give a ratio of {sx} (MSI {msi.width}x{msi.height}, "
+                f"HSI {hsi.width}x{hsi.height}); set SCALE to 0 or {sx}")
+        from affine import Affine
+
+        warnings.append("neither raster is georeferenced: assumed both cover the same area, "
+                        f"HSI pixel = {sx} x {sx} MSI pixels, top-left corners aligned")
+        return msi.transform * Affine.scale(sx), sx
+    if hsi.georeferenced != msi.georeferenced:
+        which = "HSI" if not hsi.georeferenced else "MSI"
+        raise InvalidInputError(
+            f"the {which} raster has no georeferencing but the other one has; assign the same CRS and "
+            "georeferencing to both (Raster > Projections > Assign Projection / Georeferencer)")
+    if (hsi.crs is None) != (msi.crs is None) or (hsi.crs is not None and hsi.crs != msi.crs):
+        raise InvalidInputError(
+            f"the HSI and MSI have different coordinate reference systems ({_crs_name(hsi.crs)} and "
+            f"{_crs_name(msi.crs)}); reproject one onto the other's CRS (Raster > Projections > Warp)")
+    return hsi.transform, scale
+
+
+def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
+    """Validate an HSI/MSI pair from metadata only and find the windows of its common area."""
+    warnings: list = []
+    scale = int(scale or 0)
+    if scale < 0:
+        raise InvalidInputError(f"SCALE must be 0 (derive from the pixel sizes) or a positive integer, got {scale}")
+    check_band_counts(hsi, msi)
+    hsi_t, scale = _hsi_transform_and_scale(hsi, msi, scale, warnings)
+    _check_north_up(hsi, "HSI")
+    _check_north_up(msi, "MSI")
+    mt = msi.transform
+    if hsi_t.a * mt.a <= 0 or hsi_t.e * mt.e <= 0:
+        raise InvalidInputError("the HSI and MSI grids are oriented differently (one is flipped)")
+    rx, ry = hsi_t.a / mt.a, hsi_t.e / mt.e
+    sx, sy = _integer_ratio(rx, "x"), _integer_ratio(ry, "y")
+    if sx != sy:
+        raise InvalidInputError(
+            f"the pixel-size ratio differs in x ({rx:g}) and y ({ry:g}); both must be the same integer")
+    if scale and scale != sx:
+        raise InvalidInputError(
+            f"SCALE={scale} but the pixel sizes give a ratio of {sx} (HSI {abs(hsi_t.a):g}, MSI "
+            f"{abs(mt.a):g}); set SCALE to 0 (automatic) or {sx}")
+    scale = sx
+    if scale < 2:
+        raise InvalidInputError(
+            "the HSI and MSI have the same pixel size (scale 1): the HSI must be coarser than the MSI")
+
+    # HSI pixel edges must fall on MSI pixel edges.
+    ox = (hsi_t.c - mt.c) / mt.a
+    oy = (hsi_t.f - mt.f) / mt.e
+    for o, axis in ((ox, "x"), (oy, "y")):
+        if abs(o - round(o)) > ALIGN_TOLERANCE:
+            raise InvalidInputError(
+                f"the HSI and MSI grids are not aligned: HSI pixel edges are {abs(o - round(o)):.3f} MSI "
+                f"pixels off the MSI pixel edges in {axis}; resample the MSI so that its grid starts at an "
+                "HSI pixel corner (e.g. Warp with the HSI extent and a pixel size = HSI pixel / scale)")
+    ox, oy = int(round(ox)), int(round(oy))
+    # Common area in HSI pixels: HSI pixel j covers MSI pixels ox + j*scale .. ox + (j+1)*scale - 1.
+    c0 = max(0, math.ceil(-ox / scale))
+    r0 = max(0, math.ceil(-oy / scale))
+    c1 = min(hsi.width, (msi.width - ox) // scale)
+    r1 = min(hsi.height, (msi.height - oy) // scale)
+    if c1 <= c0 or r1 <= r0:
+        raise InvalidInputError(
+            "the HSI and MSI do not overlap (no HSI pixel lies inside the MSI extent); check that both "
+            "show the same place and share the CRS")
+    hwin = Window.from_bounds(r0, r1, c0, c1)
+    mwin = hwin.to_hr(scale).offset(oy, ox)
+    k = default_kernel_size(scale)
+    need = max(2, -(-k // scale))
+    if hwin.height < need or hwin.width < need:
+        raise InvalidInputError(
+            f"the common area of the HSI and MSI is only {hwin.width}x{hwin.height} HSI pixels "
+            f"({mwin.width}x{mwin.height} MSI pixels): too small for scale {scale} and its {k}x{k} MSI-pixel "
+            f"blur kernel. Use rasters that share at least {need}x{need} HSI pixels ({need * scale}x"
+            f"{need * scale} MSI pixels)")
+    if hwin != Window.full(hsi.height, hsi.width) or mwin != Window.full(msi.height, msi.width):
+        warnings.append(
+            f"the inputs only partly overlap: cropped to the common area, HSI {hwin.width}x{hwin.height} pixels "
+            f"(of {hsi.width}x{hsi.height}, from column {hwin.col}, row {hwin.row}) and MSI "
+            f"{mwin.width}x{mwin.height} pixels (of {msi.width}x{msi.height}, from column {mwin.col}, row "
+            f"{mwin.row})")
+    return PairGrid(scale, hwin, mwin, hsi_t, tuple(warnings))
+
+
+def read_pair(hsi: RasterInfo, msi: RasterInfo, grid: PairGrid, cancel: Optional[Cancel] = None,
+              fill_invalid: bool = True) -> PairData:
+    """Read the common area of a checked pair (``cancel()`` True stops between the reads)."""
+    check_cancelled(cancel)
+    h = read_raster(hsi.path, grid.hsi_window, hsi, fill_invalid=fill_invalid)
+    check_cancelled(cancel)
+    m = read_raster(msi.path, grid.msi_window, msi, fill_invalid=fill_invalid)
+    check_cancelled(cancel)
+    if not hsi.georeferenced:
+        from affine import Affine
+
+        h.transform = grid.hsi_transform * Affine.translation(grid.hsi_window.col, grid.hsi_window.row)
+    for d, role in ((h, "HSI"), (m, "MSI")):
+        if not d.valid.any():
+            raise InvalidInputError(f"the {role} has no valid pixel in the common area (all nodata/NaN)")
+    return PairData(hsi=h, msi=m, scale=grid.scale, warnings=list(grid.warnings))
+
+
+def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0, cancel: Optional[Cancel] = None) -> PairData:
+    """Check, crop to the common area and read an HSI/MSI pair from two paths."""
+    hi, mi = raster_info(hsi_path), raster_info(msi_path)
+    return read_pair(hi, mi, pair_grid(hi, mi, scale), cancel)

@@ -1,0 +1,83 @@
+"""What the core returns: the estimated degradation, the fused image, and typed diagnostics."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass
+class EstimationDiagnostics:
+    """How the blind estimate of K and P went."""
+
+    #: where K and P came from: "estimated" from the data, or "degradation file"
+    source: str = "estimated"
+    #: mean absolute residual of the kernel fit after each alternating round
+    residuals: list = field(default_factory=list)
+    #: wall time of the estimate [s]
+    seconds: float = 0.0
+    #: LR pixels the response was fitted on [count]
+    samples: int = 0
+    #: the response in the normalized units of the estimate (rows' sums are the MSI/HSI gains)
+    srf_normalized_units: Optional[np.ndarray] = None
+
+
+@dataclass
+class Degradation:
+    """Estimated sensor degradation.
+
+    ``kernel`` is the blur (sums to 1), ``srf`` the response with rows summing to 1 (MSI bands x
+    HSI bands) and ``msi_gain`` the factor per MSI band between the images' units:
+    ``MSI ≈ msi_gain[:, None] * srf · X`` with X in the HSI's units.
+    """
+
+    kernel: np.ndarray
+    srf: np.ndarray
+    scale: int
+    msi_gain: np.ndarray
+    initial_kernel: np.ndarray
+    initial_srf: np.ndarray
+    diagnostics: EstimationDiagnostics = field(default_factory=EstimationDiagnostics)
+
+
+@dataclass
+class FusionDiagnostics:
+    """How a fusion run went: what ran where, how long each stage took, the loss curves."""
+
+    device: str
+    mode: str
+    outer_iterations: int
+    inner_iterations: int
+    seed: int
+    #: the starting image: "classical" or "backbone"
+    initial_estimate: str
+    meta_initialized: bool
+    tv_weight: float
+    #: the MSI's per-band noise std before denoising, in the MSI's units (None: not denoised)
+    msi_noise_std: Optional[list]
+    #: ridge weight of the classical start's local regression (None: backbone start)
+    classical_ridge: Optional[float]
+    #: side of the output tiles [HR pixels]
+    tile_size: int
+    #: whether the whole HR start image was kept in memory (else streamed window by window)
+    cached: bool
+    #: the blind estimate before the alternating refinement
+    estimation: EstimationDiagnostics
+    estimated_kernel: np.ndarray
+    estimated_srf: np.ndarray
+    #: per-stage wall times [s]
+    timings: dict = field(default_factory=dict)
+    #: loss per outer iteration: "degradation" and "reconstruction"
+    losses: dict = field(default_factory=dict)
+    #: the file the image was written to window by window, if any
+    written_to: Optional[str] = None
+
+
+@dataclass
+class FusionResult(Degradation):
+    """The degradation the image was fused with, and the fused image ``(bands, H, W)`` in the HSI's
+    units (None when the tiles went to a ``writer``)."""
+
+    image: Optional[np.ndarray] = None
+    diagnostics: Optional[FusionDiagnostics] = None

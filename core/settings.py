@@ -1,0 +1,89 @@
+"""The settings of a fusion run: one frozen, documented value.
+
+Every field has a default that measured best on the training scenes; the pages in docs/ say what
+each choice measured (docs/network_prior.md for the network and its prior, docs/pretrained.md for
+the starting image, docs/benchmarks.md for the defaults together). Change a copy with
+``dataclasses.replace(settings, field=value)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .errors import InvalidInputError
+
+#: alternating (the paper's method), separate (network only, K and P fixed) or joint (all at once).
+MODES = ("alternating", "separate", "joint")
+INITIAL_ESTIMATES = ("classical", "backbone", "auto")
+TV_TARGETS = ("correction", "image")
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """How :func:`~hsi_blind_fusion.core.fuse` runs (units in brackets)."""
+
+    #: alternations between the degradation (K, P) and the image; 0 returns the starting image [count]
+    outer_iterations: int = 40
+    #: gradient steps per outer iteration, for each of the two alternating parts [count]
+    inner_iterations: int = 10
+    #: "alternating", "separate" or "joint" (see MODES)
+    mode: str = "alternating"
+    #: "auto" (a CUDA GPU when torch sees one), "cpu", "cuda" or "cuda:N"
+    device: str = "auto"
+    #: seed of every random choice; the same seed gives the same result on the CPU
+    seed: int = 0
+    #: side of the blur kernel's support; None = the default for the scale [HR pixels, odd]
+    kernel_size: Optional[int] = None
+    #: Adam learning rate of K and P during the alternation
+    lr_degradation: float = 1e-4
+    #: Adam learning rate of the reconstruction network
+    lr_reconstruction: float = 1e-3
+    #: dimension of the spectral subspace the network corrects in [count]
+    subspace_dims: int = 10
+    #: channels of the network's hidden layers [count]
+    width: int = 32
+    #: convolution layers of the network [count]
+    depth: int = 3
+    #: side of the random crops the network is fitted on; None = max(128, 8 x scale) [HR pixels]
+    crop_size: Optional[int] = None
+    #: starting image: "classical" (local regression + back-projection), "backbone" (its
+    #: pre-trained refinement) or "auto" (the backbone when its model loads, else classical)
+    initial: str = "classical"
+    #: weight of the total-variation prior, relative to the data terms at the start (scale-free)
+    tv_weight: float = 10.0
+    #: what the prior smooths: the network's "correction" of the start, or the whole "image"
+    tv_on: str = "correction"
+    #: side of the output tiles; None = from the available memory [HR pixels]
+    tile_size: Optional[int] = None
+    #: scenes whose HR cube (and guidance) fit this keep them in memory, else stream [bytes]
+    cache_limit_bytes: int = 1 << 30
+    #: start the network from the meta-learned weights in models/ (when present)
+    meta_init: bool = False
+    #: on a backbone start, the classical dark-pixel spectral smoothing of the output
+    output_shape_smoothing: bool = True
+    #: classical start: back-project only the LR residual's signal directions (False: all of it)
+    residual_denoising: bool = True
+    #: cap the MSI noise estimates by the LR identity (Z*K)↓s − P·Y
+    noise_cap: bool = True
+    #: strength of the non-local means on the MSI before it guides the start and the fitting;
+    #: 0 = off [filter width in units of the expected distance of two noisy patches]
+    msi_denoising: float = 0.85
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InvalidInputError(f"unknown mode {self.mode!r}; use one of {', '.join(MODES)}")
+        if self.tv_on not in TV_TARGETS:
+            raise InvalidInputError(f"unknown TV target {self.tv_on!r}; use image or correction")
+        if self.initial not in INITIAL_ESTIMATES:
+            raise InvalidInputError(f"unknown initial estimate {self.initial!r}; use auto, backbone or classical")
+        if self.outer_iterations < 0 or self.inner_iterations < 0:
+            raise InvalidInputError("iteration counts must be zero or positive")
+        if self.msi_denoising < 0:
+            raise InvalidInputError(f"the MSI denoising strength must be 0 (off) or positive, got {self.msi_denoising}")
+        if self.tile_size is not None and self.tile_size < 1:
+            raise InvalidInputError(f"the tile size must be positive, got {self.tile_size}")
+
+    @property
+    def fits_network(self) -> bool:
+        """Whether the run fits the network at all (0 iterations return the starting image)."""
+        return self.outer_iterations > 0 and self.inner_iterations > 0

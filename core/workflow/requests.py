@@ -1,0 +1,93 @@
+"""What a run is asked to do: one frozen request per tool, with the tools' parameters as fields.
+
+Field names are the lower-case names of the parameters in :mod:`.specs`; :meth:`from_values`
+builds a request from the values the QGIS dialog or the command line collected, so both front
+ends ask for exactly the same run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping, Optional
+
+from ..settings import FusionSettings
+
+
+class _Request:
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]):
+        """The request from parameter values keyed by parameter name (any case); None and empty
+        values keep the field's default."""
+        names = {f.name for f in fields(cls)}
+        given = {k.lower(): v for k, v in values.items() if k.lower() in names and v is not None and v != ""}
+        return cls(**given)
+
+
+@dataclass(frozen=True)
+class FusionRequest(_Request):
+    """Fuse ``hsi`` with ``msi`` into the GeoTIFF ``output`` (see specs.FUSION for each field)."""
+
+    hsi: str
+    msi: str
+    output: str
+    scale: int = 0
+    srf: Optional[str] = None
+    msi_sensor: str = "auto"
+    hsi_sensor: str = "auto"
+    degradation: Optional[str] = None
+    outer_iterations: int = FusionSettings.outer_iterations
+    inner_iterations: int = FusionSettings.inner_iterations
+    tile_size: int = 0
+    msi_denoising: float = FusionSettings.msi_denoising
+    device: str = FusionSettings.device
+    seed: int = FusionSettings.seed
+    output_degradation: Optional[str] = None
+    report: Optional[str] = None
+
+    def settings(self, base: Optional[FusionSettings] = None) -> FusionSettings:
+        """The core settings this request asks for (``base`` for everything it does not set)."""
+        return replace(base or FusionSettings(), outer_iterations=int(self.outer_iterations),
+                       inner_iterations=int(self.inner_iterations), device=self.device, seed=int(self.seed),
+                       msi_denoising=float(self.msi_denoising),
+                       tile_size=int(self.tile_size) if self.tile_size and int(self.tile_size) > 0 else None)
+
+
+@dataclass(frozen=True)
+class EstimationRequest(_Request):
+    """Estimate the degradation of the pair ``hsi`` / ``msi`` into the JSON ``output``."""
+
+    hsi: str
+    msi: str
+    output: str
+    scale: int = 0
+    srf: Optional[str] = None
+    msi_sensor: str = "auto"
+    hsi_sensor: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+    report: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SimulationRequest(_Request):
+    """Simulate an LR-HSI / HR-MSI pair from the HR hyperspectral raster ``input``."""
+
+    input: str
+    output_hsi: str
+    output_msi: str
+    kernel_size: int = 9
+    kernel_sigma: float = 1.8
+    kernel_file: Optional[str] = None
+    srf: Optional[str] = None
+    scale: int = 4
+    snr_db: float = 35.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class QualityRequest(_Request):
+    """Score ``fused`` against ``reference`` (``scale`` for ERGAS, 0 skips it)."""
+
+    reference: str
+    fused: str
+    scale: int = 0
+    output_csv: Optional[str] = None

@@ -1,0 +1,315 @@
+"""The tools and their parameters, declared once for the QGIS algorithms and the command line.
+
+Each :class:`Param` is one QGIS parameter (its ``name``, as ``qgis_process`` and graphical models
+know it) and one command-line option (``--name-in-lower-case``); each :class:`ToolSpec` is one
+QGIS algorithm and one subcommand of ``python -m hsi_blind_fusion``. The request objects of the
+workflow take the parameters' values by their lower-case names, so both front ends build the
+same request from the same values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
+from ..settings import FusionSettings
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a tool.
+
+    ``kind`` is one of ``raster``, ``file``, ``int``, ``float``, ``enum``, ``raster_out``,
+    ``file_out``; files and outputs list the ``extensions`` they accept (the first is the
+    default), enums their ``options``."""
+
+    name: str
+    kind: str
+    label: str
+    help: str
+    default: Any = None
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    options: tuple = ()
+    optional: bool = False
+    advanced: bool = False
+    extensions: tuple = ()
+    file_description: str = ""
+
+    @property
+    def key(self) -> str:
+        """The field of the request that takes this parameter's value."""
+        return self.name.lower()
+
+    @property
+    def option(self) -> str:
+        """The command-line option."""
+        return "--" + self.name.lower().replace("_", "-")
+
+    @property
+    def is_output(self) -> bool:
+        return self.kind in ("raster_out", "file_out")
+
+    @property
+    def file_filter(self) -> str:
+        """The QGIS file dialog filter, e.g. ``CSV files (*.csv *.txt)``."""
+        return f"{self.file_description} ({' '.join('*' + e for e in self.extensions)})"
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: a QGIS algorithm (``hsifusion:<id>``) and a command-line subcommand."""
+
+    id: str
+    command: str
+    display: str
+    group: str
+    short_description: str
+    help: str
+    parameters: tuple
+    tags: tuple = ()
+    #: numeric outputs (name, label) besides the parameters' outputs
+    numbers: tuple = field(default=())
+
+    def param(self, name: str) -> Param:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Help texts shared by several parameters
+# ---------------------------------------------------------------------------------------------
+
+def _option_list(presets) -> str:
+    return " ".join(f"{p.key}: {p.label}." for p in presets)
+
+
+SCALE_HELP = ("Ratio of HSI to MSI pixel size (an integer). 0 derives it from the pixel sizes; a non-zero value "
+              "must agree with them.")
+SRF_HELP = ("Optional CSV with the starting spectral response: either a table with one row per MSI band and one "
+            "column per HSI band (a header row and a label column are allowed), or response curves: first column "
+            "wavelength in nm, then one column per MSI band (the HSI must then carry wavelengths). The estimation "
+            "refines it. Without it, MSI_SENSOR gives the starting response (or none: estimated from the data alone).")
+MSI_SENSOR_HELP = (
+    "Gaussian starting responses from the published band centres and widths of a multispectral sensor, used when no "
+    "response CSV (SRF) or degradation file is given; the estimation refines them. "
+    "auto: detected from the MSI's wavelength metadata (band count and centres), else Gaussians of 40 nm FWHM at the "
+    "MSI's band centres; with no wavelengths the response is estimated from the data alone. none: no preset. "
+    + _option_list(MSI_PRESETS) + " Needs the HSI's wavelengths (from the raster or HSI_SENSOR).")
+HSI_SENSOR_HELP = (
+    "Nominal band centres of a hyperspectral sensor, used only when the HSI raster carries no wavelengths. "
+    "auto: chosen by band count (" + ", ".join(f"{p.key} {p.count}" for p in HSI_PRESETS) + " bands). "
+    "none: no wavelengths. " + _option_list(HSI_PRESETS) + " The band count must match. The fused image gets "
+    "these wavelengths.")
+TILE_HELP = ("Side, in MSI pixels, of the tiles the fused image is computed and written in. 0 picks it from the "
+             "available memory. Tiles are computed with a margin, so the result does not depend on it (no seams); "
+             "smaller tiles use less memory, larger ones are slightly faster.")
+DENOISE_HELP = ("Strength of the non-local means applied to the MSI before it guides the reconstruction (the "
+                "MSI's noise would otherwise go into every fused band; its level is estimated from the data). "
+                "0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more.")
+REPORT_HELP = ("Optional: an HTML page (figures embedded) with the kernel and responses beside their starting "
+               "points, colour previews, per-band residuals, losses, settings, timings and device. QGIS "
+               "opens it in the results viewer.")
+
+_DEFAULTS = FusionSettings()
+
+HSI = Param("HSI", "raster", "Low-resolution hyperspectral image (HSI)",
+            "The hyperspectral raster: many bands, coarse pixels.")
+MSI = Param("MSI", "raster", "High-resolution multispectral image (MSI)",
+            "The multispectral raster: fewer bands than the HSI, fine pixels. The output uses its grid.")
+SCALE = Param("SCALE", "int", "Scale factor (0 = from pixel sizes)", SCALE_HELP, 0, 0, 64)
+SRF = Param("SRF", "file", "Starting spectral response (CSV)", SRF_HELP, optional=True,
+            extensions=(".csv", ".txt"), file_description="CSV files")
+MSI_SENSOR = Param("MSI_SENSOR", "enum", "MSI sensor (starting spectral response)", MSI_SENSOR_HELP, "auto",
+                   options=tuple(MSI_SENSOR_OPTIONS))
+HSI_SENSOR = Param("HSI_SENSOR", "enum", "HSI sensor (wavelengths when the raster has none)", HSI_SENSOR_HELP,
+                   "auto", options=tuple(HSI_SENSOR_OPTIONS), advanced=True)
+DEGRADATION = Param("DEGRADATION", "file", "Starting degradation (JSON from 'Estimate sensor degradation')",
+                    "Optional kernel and response estimated earlier; the fusion starts from them.", optional=True,
+                    extensions=(".json",), file_description="JSON files")
+OUTER_ITERATIONS = Param("OUTER_ITERATIONS", "int", "Outer iterations",
+                         "Alternations between the image and the degradation estimates.",
+                         _DEFAULTS.outer_iterations, 1, 10000)
+INNER_ITERATIONS = Param("INNER_ITERATIONS", "int", "Inner iterations", "Gradient steps per outer iteration.",
+                         _DEFAULTS.inner_iterations, 1, 10000, advanced=True)
+TILE_SIZE = Param("TILE_SIZE", "int", "Tile size (MSI pixels, 0 = automatic)", TILE_HELP, 0, 0, 16384,
+                  advanced=True)
+MSI_DENOISING = Param("MSI_DENOISING", "float", "MSI denoising strength (0 = off)", DENOISE_HELP,
+                      _DEFAULTS.msi_denoising, 0.0, 5.0, advanced=True)
+DEVICE = Param("DEVICE", "enum", "Compute device",
+               "auto: a CUDA GPU when torch sees one, else the CPU. cuda fails clearly without a GPU.", "auto",
+               options=DEVICES, advanced=True)
+SEED = Param("SEED", "int", "Random seed",
+             "Seed of every random choice; the same seed gives the same result on the CPU.", 0, 0, None,
+             advanced=True)
+REPORT = Param("REPORT", "file_out", "Report (HTML)", REPORT_HELP, optional=True, extensions=(".html", ".htm"),
+               file_description="HTML files")
+
+FUSION = ToolSpec(
+    id="blindfusion", command="fuse", display="Blind HSI-MSI fusion", group="Fusion",
+    short_description="Sharpens a hyperspectral image with a multispectral image of the same place; the blur and "
+                      "the spectral response are estimated from the data.",
+    tags=("fusion", "pansharpening", "hyperspectral", "multispectral", "super-resolution", "sharpening",
+          "EnMAP", "PRISMA", "Hyperion", "Sentinel-2", "Landsat", "blind", "deep image prior"),
+    help=(
+        "Fuses a low-resolution hyperspectral image (HSI) with a high-resolution multispectral image (MSI) of the "
+        "same scene into a hyperspectral image at the MSI's resolution. The blur kernel of the HSI (relative to the "
+        "MSI grid) and the spectral response of the MSI bands are estimated from the two images (blind fusion), "
+        "then the fused image is reconstructed.\n\n"
+        "Inputs\n"
+        "- HSI and MSI rasters (GeoTIFF, ENVI, ...) in the same CRS, the HSI pixel an integer multiple of the MSI "
+        "pixel, grids aligned (HSI pixel edges on MSI pixel edges). Only the common area is processed; nodata "
+        "pixels are left out.\n"
+        "- Optional starting points: a response CSV (SRF), a sensor preset (MSI_SENSOR, detected automatically "
+        "from wavelength metadata), or a degradation JSON from 'Estimate sensor degradation'.\n\n"
+        "Outputs\n"
+        "- OUTPUT: float32 GeoTIFF on the MSI grid, one band per HSI band (HSI band names and wavelengths).\n"
+        "- OUTPUT_DEGRADATION (optional): the estimated kernel and response as JSON.\n"
+        "- REPORT (optional): an HTML page with the kernel and responses beside their starting points, colour "
+        "previews, per-band consistency residuals, loss curves, settings, timings and the device.\n\n"
+        "Tips\n"
+        "- Start with fewer outer iterations (e.g. 10) to check the setup, then use the default 40.\n"
+        "- Give MSI_SENSOR (or let 'auto' detect it) when the MSI is Sentinel-2, Landsat 8/9 or an RGB camera: "
+        "the response estimate starts closer to the truth.\n"
+        "- DEVICE=cuda needs an NVIDIA GPU and a CUDA build of torch.\n"
+        "- The same run from a terminal: python -m hsi_blind_fusion fuse --hsi ... --msi ... --output ...\n\n"
+        "Large scenes\n"
+        "- The fused image is computed tile by tile and written window by window, never held whole in memory; each "
+        "tile is computed with a margin covering every local step, so tiles meet without seams (identical to an "
+        "untiled run). TILE_SIZE sets the tile side (0 = from the available memory).\n\n"
+        "Limits\n"
+        "- The inputs (HSI and MSI of the common area) are held in memory: about 3 times their float32 size.\n"
+        "- One kernel and one response for the whole scene; the inputs must be co-registered and acquired close "
+        "in time."),
+    parameters=(
+        HSI, MSI, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,
+        MSI_DENOISING, DEVICE, SEED,
+        Param("OUTPUT", "raster_out", "Fused hyperspectral image",
+              "Float32 GeoTIFF on the MSI grid, one band per HSI band.", extensions=(".tif", ".tiff"),
+              file_description="GeoTIFF files"),
+        Param("OUTPUT_DEGRADATION", "file_out", "Estimated degradation (JSON)",
+              "Optional: the estimated kernel and response, reusable as DEGRADATION.", optional=True,
+              extensions=(".json",), file_description="JSON files"),
+        REPORT,
+    ))
+
+ESTIMATION = ToolSpec(
+    id="estimatedegradation", command="estimate", display="Estimate sensor degradation", group="Fusion",
+    short_description="Estimates the blur kernel of a hyperspectral sensor and the spectral response of a "
+                      "multispectral one from an image pair, without fusing.",
+    tags=("blur", "kernel", "PSF", "spectral response", "SRF", "calibration", "hyperspectral", "multispectral",
+          "Sentinel-2", "Landsat"),
+    help=(
+        "Estimates, from a low-resolution hyperspectral image (HSI) and a high-resolution multispectral image (MSI) "
+        "of the same scene, the blur kernel of the HSI sensor (relative to the MSI grid) and the spectral response "
+        "of the MSI bands, without fusing. Fast (seconds): useful to check a sensor pair or to reuse the estimate "
+        "in several fusions.\n\n"
+        "Inputs\n"
+        "- HSI and MSI rasters, with the same requirements as 'Blind HSI-MSI fusion' (same CRS, integer pixel-size "
+        "ratio, aligned grids).\n"
+        "- Optional starting response: a CSV (SRF) or a sensor preset (MSI_SENSOR).\n\n"
+        "Outputs\n"
+        "- OUTPUT: a JSON file with scale, kernel, srf (rows = MSI bands, columns = HSI bands, rows summing to 1), "
+        "msi_gain and the wavelengths; 'Blind HSI-MSI fusion' takes it as DEGRADATION (also in graphical "
+        "models).\n"
+        "- REPORT (optional): an HTML page with the kernel and responses beside their starting points, colour "
+        "previews and the per-band residuals of the estimate.\n\n"
+        "Tips\n"
+        "- Compare the estimated responses with the sensor's published ones in the report: a response far from "
+        "them often means misregistered inputs.\n\n"
+        "Limits\n"
+        "- One kernel and one response for the whole scene."),
+    parameters=(
+        Param("HSI", "raster", HSI.label, "The hyperspectral raster."),
+        Param("MSI", "raster", MSI.label, "The multispectral raster."),
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEVICE, SEED,
+        Param("OUTPUT", "file_out", "Estimated degradation (JSON)", "Kernel, response, scale and wavelengths as JSON.",
+              extensions=(".json",), file_description="JSON files"),
+        REPORT,
+    ))
+
+SIMULATION = ToolSpec(
+    id="simulateobservations", command="simulate", display="Simulate sensor observations", group="Tools",
+    short_description="Simulates a low-resolution hyperspectral and a high-resolution multispectral image from a "
+                      "high-resolution hyperspectral raster (a pair with a known truth).",
+    tags=("simulation", "degradation", "synthetic", "hyperspectral", "multispectral", "benchmark", "blur",
+          "spectral response"),
+    help=(
+        "Simulates the two observations that 'Blind HSI-MSI fusion' takes from a high-resolution hyperspectral "
+        "raster, for tutorials and benchmarks with a known truth.\n\n"
+        "Inputs\n"
+        "- INPUT: a high-resolution hyperspectral raster (the truth).\n"
+        "- The blur: a Gaussian kernel (KERNEL_SIZE, KERNEL_SIGMA) or a kernel file (.npy, .csv, .txt).\n"
+        "- The spectral response: a CSV (table MSI x HSI bands, or wavelength + one column per MSI band); "
+        "without it, Gaussian Sentinel-2 bands within the input's wavelengths.\n\n"
+        "Outputs\n"
+        "- OUTPUT_HSI: the input blurred, every SCALE-th pixel kept (starting at SCALE // 2), plus noise; its "
+        "pixels cover exactly SCALE x SCALE input pixels (same origin, SCALE times the pixel size); the input's "
+        "wavelengths are copied.\n"
+        "- OUTPUT_MSI: the response applied to the input, plus noise, on the input grid (cropped to a multiple of "
+        "SCALE).\n\n"
+        "Tips\n"
+        "- Score a fusion of the two outputs against INPUT with 'Fusion quality'.\n\n"
+        "Limits\n"
+        "- White Gaussian noise only (SNR_DB per band); no striping, smile or misregistration."),
+    parameters=(
+        Param("INPUT", "raster", "High-resolution hyperspectral image", "The truth to degrade."),
+        Param("KERNEL_SIZE", "int", "Gaussian kernel size (odd)", "Width of the Gaussian blur kernel in pixels.",
+              9, 1, 101),
+        Param("KERNEL_SIGMA", "float", "Gaussian kernel sigma (pixels)",
+              "Standard deviation of the Gaussian blur in input pixels.", 1.8, 0.01, 100.0),
+        Param("KERNEL_FILE", "file", "Kernel file (.npy, .csv, .txt)", "Optional: a 2-D kernel replacing the Gaussian.",
+              optional=True, extensions=(".npy", ".csv", ".txt"), file_description="Kernel files"),
+        Param("SRF", "file", "Spectral response (CSV)",
+              "Response table (MSI bands x HSI bands) or curves (wavelength + one column per MSI band). "
+              "Empty: Gaussian Sentinel-2 bands inside the input's wavelength range.", optional=True,
+              extensions=(".csv", ".txt"), file_description="CSV files"),
+        Param("SCALE", "int", "Scale factor", "HSI pixel size / MSI pixel size.", 4, 2, 64),
+        Param("SNR_DB", "float", "Signal-to-noise ratio (dB, 0 = no noise)",
+              "White Gaussian noise at this SNR per band; 0 adds none.", 35.0, 0.0, 200.0),
+        SEED,
+        Param("OUTPUT_HSI", "raster_out", "Simulated LR hyperspectral image",
+              "Float32 GeoTIFF: SCALE times coarser, same origin, the input's bands and wavelengths.",
+              extensions=(".tif", ".tiff"), file_description="GeoTIFF files"),
+        Param("OUTPUT_MSI", "raster_out", "Simulated HR multispectral image",
+              "Float32 GeoTIFF on the input grid, one band per response row.", extensions=(".tif", ".tiff"),
+              file_description="GeoTIFF files"),
+    ))
+
+QUALITY_METRICS = (("RMSE", "RMSE"), ("PSNR", "PSNR (dB)"), ("SAM", "SAM (degrees)"), ("SSIM", "SSIM"),
+                   ("ERGAS", "ERGAS"))
+
+QUALITY = ToolSpec(
+    id="fusionquality", command="quality", display="Fusion quality", group="Tools",
+    short_description="Scores a fused hyperspectral image against a reference: RMSE, PSNR, SAM, SSIM, ERGAS.",
+    tags=("quality", "metrics", "PSNR", "SAM", "SSIM", "ERGAS", "RMSE", "accuracy", "assessment"),
+    help=(
+        "Scores a fused hyperspectral image against a reference of the same grid and bands.\n\n"
+        "Inputs\n"
+        "- REFERENCE: the true high-resolution hyperspectral image; FUSED: the image to score, same size and "
+        "bands.\n"
+        "- SCALE: the HSI/MSI pixel-size ratio of the fusion, for ERGAS (0 skips ERGAS).\n\n"
+        "Outputs\n"
+        "- RMSE (image units), PSNR (dB, peak = reference maximum), SAM (mean spectral angle, degrees), SSIM "
+        "(mean over bands), ERGAS: numeric outputs, usable in graphical models.\n"
+        "- OUTPUT_CSV (optional): the metrics as CSV.\n\n"
+        "Tips\n"
+        "- Pixels that are nodata in either raster are left out.\n\n"
+        "Limits\n"
+        "- Needs a reference: on real data without one, look at the consistency residuals of the fusion report "
+        "instead."),
+    parameters=(
+        Param("REFERENCE", "raster", "Reference (truth) image", "The true high-resolution hyperspectral image."),
+        Param("FUSED", "raster", "Fused image", "The image to score, on the reference's grid."),
+        Param("SCALE", "int", "Scale factor (for ERGAS; 0 = skip ERGAS)",
+              "HSI/MSI pixel-size ratio of the fusion; ERGAS is not computed when 0.", 0, 0, 64, optional=True),
+        Param("OUTPUT_CSV", "file_out", "Metrics (CSV)", "Optional: the metrics as CSV.", optional=True,
+              extensions=(".csv", ".txt"), file_description="CSV files"),
+    ),
+    numbers=QUALITY_METRICS)
+
+TOOLS = (FUSION, ESTIMATION, SIMULATION, QUALITY)

@@ -1,0 +1,89 @@
+"""The classical starting estimate: its residual back-projection keeps signal and leaves noise out."""
+import numpy as np
+import pytest
+import torch
+
+from hsi_blind_fusion.core import metrics, simulate
+from hsi_blind_fusion.core.initial_estimate import regression_estimate, signal_projector
+from hsi_blind_fusion.core.kernels import gaussian_kernel
+from helpers.scenes import synthetic_cube, synthetic_srf
+
+
+def _low_rank_plus_noise(bands=40, side=32, rank=3, seed=0):
+    rng = np.random.default_rng(seed)
+    spectra = rng.normal(size=(bands, rank))
+    maps = rng.normal(size=(rank, side, side)) * 5.0
+    signal = np.einsum("br,rhw->bhw", spectra, maps)
+    sigma = rng.uniform(0.2, 2.0, size=bands)             # a different noise level in every band
+    noise = rng.normal(size=signal.shape) * sigma[:, None, None]
+    return torch.from_numpy(signal).float(), torch.from_numpy(signal + noise).float()
+
+
+def test_signal_projector_keeps_the_signal_rank_and_drops_white_noise():
+    signal, noisy = _low_rank_plus_noise()
+    proj = signal_projector(noisy)
+    assert proj is not None
+    assert float(torch.trace(proj)) == pytest.approx(3.0, abs=1e-3)         # a rank-3 projection
+    kept = torch.einsum("ab,bhw->ahw", proj, noisy)
+    before = float((noisy - signal).norm())
+    after = float((kept - signal).norm())
+    assert after < 0.3 * before
+
+
+def test_signal_projector_declines_when_pixels_are_too_few():
+    _, noisy = _low_rank_plus_noise(bands=40, side=6)                       # 36 pixels < 2 x 40 bands
+    assert signal_projector(noisy) is None
+
+
+@pytest.mark.parametrize("snr_db", [30.0, 40.0])
+def test_denoised_back_projection_beats_plain_back_projection(snr_db):
+    x = synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=2)
+    kernel = gaussian_kernel(9, 1.7)
+    y, z = simulate(x, kernel, synthetic_srf(), 4, snr_db=snr_db, seed=0)
+    args = (torch.from_numpy(y), torch.from_numpy(z), torch.as_tensor(kernel, dtype=torch.float32), 4)
+    plain = metrics.psnr(x, regression_estimate(*args, denoise_residual=False).numpy())
+    denoised = metrics.psnr(x, regression_estimate(*args).numpy())
+    assert denoised > plain + 0.3, (plain, denoised)
+
+
+def _two_region_scene():
+    """Two halves with different spectral libraries: one global MSI -> HSI regression cannot fit
+    both, so the local regression must be allowed to leave it (a small ridge weight)."""
+    x = synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=2)
+    x[:, :, 48:] = synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=7)[:, :, 48:]
+    return x
+
+
+@pytest.mark.parametrize("scene, snr_db", [("two_regions", 40.0), ("two_regions", 30.0), ("one_library", 25.0)])
+def test_cross_validated_ridge_is_close_to_the_best_of_the_grid(scene, snr_db):
+    from hsi_blind_fusion.core.initial_estimate import RIDGE_GRID, fit_classical
+
+    x = _two_region_scene() if scene == "two_regions" else synthetic_cube(96, endmembers=4, spatial_smooth=1.5, seed=2)
+    kernel = gaussian_kernel(9, 1.7)
+    y, z = simulate(x, kernel, synthetic_srf(), 4, snr_db=snr_db, seed=0)
+    args = (torch.from_numpy(y), torch.from_numpy(z), torch.as_tensor(kernel, dtype=torch.float32), 4)
+    scores = {eps: metrics.psnr(x, regression_estimate(*args, eps=eps).numpy()) for eps in RIDGE_GRID}
+    chosen = fit_classical(*args).ridge
+    assert chosen in scores
+    assert scores[chosen] >= max(scores.values()) - 0.1, (chosen, scores)
+    if scene == "two_regions" and snr_db == 40.0:
+        assert scores[chosen] > scores[0.01] + 0.4          # the former fixed weight
+
+
+@pytest.mark.parametrize("spatial_smooth", [1.5, 4.0])
+def test_lr_identity_noise_cap_bounds_the_msi_noise_from_above_but_not_far(spatial_smooth):
+    from hsi_blind_fusion.core.noise import flat_block_noise_sigma, lr_identity_noise_cap
+    from hsi_blind_fusion.core.operators import blur_downsample
+
+    x = synthetic_cube(96, endmembers=4, spatial_smooth=spatial_smooth, seed=2)
+    kernel, srf = gaussian_kernel(9, 1.5), synthetic_srf()
+    y, z = simulate(x, kernel, srf, 4, snr_db=40.0, seed=0)
+    _, clean = simulate(x, kernel, srf, 4, snr_db=None, seed=0)
+    true = np.sqrt(((z - clean) ** 2).mean(axis=(1, 2)))
+    k = torch.as_tensor(kernel, dtype=torch.float32)
+    zt = torch.from_numpy(z)
+    cap = lr_identity_noise_cap(torch.from_numpy(y), blur_downsample(zt, k, 4), k,
+                                torch.as_tensor(srf, dtype=torch.float32)).numpy()
+    assert np.all(cap > 0.9 * true) and np.all(cap < 3.0 * true), cap / true
+    if spatial_smooth == 1.5:      # fine texture everywhere: the image-domain estimate is far off
+        assert np.mean(flat_block_noise_sigma(zt).numpy() / true) > 2.5
