@@ -10,7 +10,7 @@ plugins="$root/.qgis/plugins"
 profile="$root/.qgis/profile"
 
 apt_packages=(qgis python3-qgis qgis-providers python3-gdal python3-rasterio python3-scipy
-              python3-venv python3-matplotlib python3-skimage python3-psutil xvfb xauth)
+              python3-venv python3-matplotlib python3-skimage python3-psutil python3-h5py xvfb xauth)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings as _warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -51,6 +52,13 @@ class RasterInfo:
     georeferenced: bool
     fwhm_nm: Optional[np.ndarray] = None
     bad_bands: Optional[np.ndarray] = None
+    #: what the user gave (a product folder, a zip, a metadata file) when ``path`` is what GDAL reads
+    source: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        """A short name for messages: the file name of what the user gave."""
+        return os.path.basename(str(self.source or self.path).rstrip("/\\")) or str(self.source or self.path)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -89,23 +97,47 @@ class RasterData:
         return [d or f"band {i + 1}" for i, d in enumerate(self.info.descriptions)]
 
 
+#: GDAL paths that are not plain files: /vsizip/, /vsitar/, /vsicurl/ ..., and DRIVER:"file":subdataset
+_GDAL_PATH = re.compile(r"^(/vsi[a-z0-9_]+/|[A-Za-z0-9_]{2,}:)")
+
+
+def is_gdal_path(path: str) -> bool:
+    """Whether ``path`` is a GDAL virtual path or subdataset name rather than a plain file."""
+    return bool(_GDAL_PATH.match(str(path)))
+
+
 def raster_info(path: str) -> RasterInfo:
-    """Open a raster and return its metadata (clear error when GDAL cannot read it)."""
+    """Open a raster and return its metadata (clear error when GDAL cannot read it).
+
+    ``path`` is anything GDAL opens (a file, ``/vsizip/…``, ``HDF5:"file":/path``, a VRT) or a
+    sensor product :mod:`.products` recognizes (a folder, a zip, a metadata file), which is
+    resolved to a GDAL-readable raster with its spectral metadata."""
     rasterio = require_rasterio()
-    if not path or not os.path.exists(str(path)):
+    if not path:
+        raise InvalidInputError("no raster given")
+    from .products import resolve_product
+
+    product = resolve_product(str(path))
+    target = product.path if product is not None else str(path)
+    if not is_gdal_path(target) and not os.path.exists(target):
         raise InvalidInputError(f"raster not found: {path}")
     try:
-        with open_quietly(path) as ds:
+        with open_quietly(target) as ds:
             t = ds.transform
-            spectral = spectral_metadata(ds)
+            spectral = product.spectral if product is not None else spectral_metadata(ds)
             return RasterInfo(
-                path=str(path), width=ds.width, height=ds.height, count=ds.count,
+                path=target, width=ds.width, height=ds.height, count=ds.count,
                 crs=ds.crs if ds.crs else None, transform=t,
                 wavelengths_nm=spectral.wavelengths_nm, descriptions=list(ds.descriptions),
                 nodata=ds.nodata, georeferenced=not (ds.crs is None and t.is_identity),
-                fwhm_nm=spectral.fwhm_nm, bad_bands=spectral.bad_bands)
+                fwhm_nm=spectral.fwhm_nm, bad_bands=spectral.bad_bands,
+                source=None if product is None else str(path))
     except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"cannot read raster {path}: {exc}") from exc
+        if is_gdal_path(target):
+            raise InvalidInputError(f"GDAL cannot open {path}: {exc}; check the path (for a file inside a zip: "
+                                    "/vsizip/archive.zip/folder/file.tif)") from exc
+        raise InvalidInputError(f"the raster {path} exists but is unreadable or corrupt ({exc}); check the file "
+                                "(was the download or copy complete?)") from exc
 
 
 def read_raster(path: str, window: Optional[Window] = None, info: Optional[RasterInfo] = None,
@@ -120,7 +152,7 @@ def read_raster(path: str, window: Optional[Window] = None, info: Optional[Raste
 
     info = info or raster_info(path)
     win = None if window is None else RioWindow(window.col, window.row, window.width, window.height)
-    with open_quietly(path) as ds:
+    with open_quietly(info.path) as ds:
         raw = ds.read(window=win, masked=False)
         masks = ds.read_masks(window=win)
         data = raw.astype(np.float32, copy=False)   # float32 files: no second copy of a large MSI
