@@ -128,8 +128,9 @@ class Fitter:
         in_rows, in_cols = crop.inner().slices()
         hr_rows, hr_cols = crop.hr.slices()
         y_hat = blur_downsample(x_region, kernel, s)[:, li_rows, li_cols]
-        w_lr = obs.hsi_valid[lr_rows, lr_cols].to(x_region.dtype)
-        lr_term = (torch.abs(y_hat - obs.y[:, lr_rows, lr_cols]) * w_lr).sum() / (w_lr.sum() * y_hat.shape[0] + 1e-12)
+        w_lr = obs.lr_weights(lr_rows, lr_cols).to(x_region.dtype)
+        count = w_lr.sum() * (y_hat.shape[0] if w_lr.dim() == 2 else 1)
+        lr_term = (torch.abs(y_hat - obs.y[:, lr_rows, lr_cols]) * w_lr).sum() / (count + 1e-12)
         xi = x_region[:, in_rows, in_cols]
         z_hat = project(xi, srf)
         w_hr = obs.msi_valid[hr_rows, hr_cols].to(x_region.dtype)

@@ -51,6 +51,7 @@ class ClassicalEstimator:
     msi_noise: float                # noise std of the MSI band sum
     intensity_floor: float          # keeps the shape/intensity split stable in black pixels
     ridge: float = 0.01             # ridge weight of the local regression (chosen by cross-validation)
+    residual_weight: torch.Tensor | None = None   # (bands, h, w): 0 where an HSI band is invalid (not back-projected)
 
     @property
     def margin(self) -> int:
@@ -91,6 +92,8 @@ class ClassicalEstimator:
         y = self.y[:, lr[0], lr[1]]
         for _ in range(self.back_projections):
             resid = torch.cat([y[c] - blur_downsample(x[c], self.kernel, s) for c in chunks])
+            if self.residual_weight is not None:
+                resid = resid * self.residual_weight[:, lr[0], lr[1]]
             if self.residual_projector is not None:
                 resid = torch.einsum("ab,bhw->ahw", self.residual_projector, resid)
             for c in chunks:
@@ -107,12 +110,14 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
                   hsi_valid: torch.Tensor | None = None, radius: int = 1, eps: float | None = None,
                   back_projections: int = 3, shape_sigma: float = 0.7, shape_snr: float = 30.0,
                   block_rows: int = 128, check: Callable[[], None] | None = None,
-                  denoise_residual: bool = True, srf: torch.Tensor | None = None) -> ClassicalEstimator:
+                  denoise_residual: bool = True, srf: torch.Tensor | None = None,
+                  band_valid: torch.Tensor | None = None) -> ClassicalEstimator:
     """Fit the LR regression (in row blocks, to bound memory), the residual's signal projector
     and the global noise figures. ``eps`` is the ridge weight of the local regression (relative
     to the MSI variance); None chooses it by cross-validation (:func:`choose_ridge`). With the
     response ``srf`` (normalized units) the MSI noise estimate is capped by
-    :func:`lr_identity_noise_cap` (texture inflates it otherwise)."""
+    :func:`lr_identity_noise_cap` (texture inflates it otherwise). ``band_valid`` (bands, h, w)
+    marks the HSI values that may be back-projected (a pixel invalid in some bands only)."""
     z_lr = blur_downsample(z, kernel, scale)
     a_global = _global_slopes(y, z_lr, hsi_valid)
     z_var = float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
@@ -143,8 +148,9 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         per_band = torch.minimum(per_band, lr_identity_noise_cap(y, z_lr, kernel, srf, hsi_valid))
     noise = float(torch.sqrt((per_band ** 2).sum()))
     floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
+    weight = None if band_valid is None else band_valid.to(y.dtype)
     return ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
-                              shape_sigma, shape_snr, noise, floor, eps)
+                              shape_sigma, shape_snr, noise, floor, eps, weight)
 
 
 #: ridge weights tried by :func:`choose_ridge` (relative to the MSI variance)

@@ -67,3 +67,15 @@ def centre_crop(k: np.ndarray, size: int) -> np.ndarray:
     """Keep the central ``size`` x ``size`` part of an odd kernel."""
     r0, c0 = (k.shape[0] - size) // 2, (k.shape[1] - size) // 2
     return k[r0 : r0 + size, c0 : c0 + size]
+
+
+def kernel_offset(kernel: np.ndarray) -> tuple[float, float]:
+    """The kernel's centroid relative to its centre pixel, ``(rows, cols)`` in HR pixels: the shift
+    between the HSI's and the MSI's grids that the kernel absorbs (a co-registration residual)."""
+    k = np.asarray(kernel, dtype=np.float64)
+    total = k.sum()
+    if not total > 0:
+        return 0.0, 0.0
+    r = np.arange(k.shape[0]) - k.shape[0] // 2
+    c = np.arange(k.shape[1]) - k.shape[1] // 2
+    return float((k.sum(axis=1) * r).sum() / total), float((k.sum(axis=0) * c).sum() / total)

@@ -42,14 +42,18 @@ class TileSink:
         if self.clip:
             np.maximum(b, 0, out=b)
         rows, cols = window.slices()
-        invalid = ~p.msi_valid[rows, cols]
+        b[:, ~p.msi_valid[rows, cols]] = np.nan
         lr = window.snap(s)
-        lr_invalid = ~p.hsi_valid[lr.to_lr(s).slices()]
+        lr_rows, lr_cols = lr.to_lr(s).slices()
+        # an HSI pixel invalid in some bands leaves those bands nodata under it (in every band when
+        # the HSI has one mask for all)
+        lr_invalid = (~p.hsi_valid[lr_rows, lr_cols])[None] if p.hsi_band_valid is None else \
+            ~p.hsi_band_valid[:, lr_rows, lr_cols]
         if lr_invalid.any():
-            up = np.kron(lr_invalid, np.ones((s, s), dtype=bool))
+            up = np.kron(lr_invalid, np.ones((1, s, s), dtype=bool))
             inner = window.relative_to(lr)
-            invalid |= up[inner.slices()]
-        b[:, invalid] = np.nan
+            bad = up[(slice(None),) + inner.slices()]
+            b[np.broadcast_to(bad, b.shape)] = np.nan
         if self.writer:
             self.writer(window, b)
         else:

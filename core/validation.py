@@ -64,3 +64,49 @@ def finite_or_masked(image: np.ndarray, valid: np.ndarray, name: str) -> tuple[n
             band = image[b]
             band[~valid] = float(np.mean(band[valid]))
     return image, valid
+
+
+def band_masks(image: np.ndarray, mask: np.ndarray | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(valid, band_valid)`` of a cube ``(bands, h, w)`` from a mask of ``(h, w)`` or ``(bands,
+    h, w)`` and its non-finite values: ``valid`` marks pixels valid in every band, ``band_valid``
+    each band's valid pixels where some pixels are valid in some bands only (else None)."""
+    bands, shape = image.shape[0], image.shape[1:]
+    if mask is not None and np.ndim(mask) == 3:
+        m = np.asarray(mask, dtype=bool)[:, : shape[0], : shape[1]]
+        if m.shape != image.shape:
+            raise InvalidInputError(f"the {name} validity mask has shape {m.shape}, expected {image.shape}")
+        per_band = m & np.isfinite(image)
+    else:
+        per_band = check_mask(mask, shape, name)[None] & np.isfinite(image)
+    valid = per_band.all(axis=0)
+    if (per_band == valid[None]).all():
+        return valid, None
+    return valid, per_band
+
+
+def fill_per_band(image: np.ndarray, band_valid: np.ndarray, name: str) -> np.ndarray:
+    """Fill the invalid values of pixels valid in some bands by linear interpolation along the band
+    axis from the pixel's valid bands (constant beyond the first and last); pixels valid in no band
+    take each band's mean. A copy."""
+    bands = image.shape[0]
+    out = image.reshape(bands, -1).astype(np.float32, copy=True)
+    ok = band_valid.reshape(bands, -1)
+    some = ok.any(axis=0)
+    if not some.any():
+        raise InvalidInputError(f"the {name} has no valid value (all nodata, NaN or Inf)")
+    idx = np.arange(bands)[:, None]
+    prev = np.maximum.accumulate(np.where(ok, idx, -1), axis=0)                 # last valid band at or below
+    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(ok, idx, bands), 0), axis=0), 0)   # first at or above
+    cols = np.arange(out.shape[1])[None, :].repeat(bands, 0)
+    lo, hi = np.where(prev < 0, nxt, prev), np.where(nxt >= bands, prev, nxt)
+    lo, hi = np.clip(lo, 0, bands - 1), np.clip(hi, 0, bands - 1)
+    a, b = out[lo, cols], out[hi, cols]
+    t = np.where(hi > lo, (idx - lo) / np.maximum(hi - lo, 1), 0.0).astype(np.float32)
+    filled = a + (b - a) * t
+    need = ~ok & some[None]
+    out[need] = filled[need]
+    for band in range(bands):
+        empty = ~some
+        if empty.any():
+            out[band, empty] = float(out[band, ok[band]].mean()) if ok[band].any() else 0.0
+    return out.reshape(image.shape)

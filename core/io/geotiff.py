@@ -180,3 +180,38 @@ class WindowWriter:
                 self.close()
         else:
             self.abort()
+
+
+def warp_raster(src_path: str, dst_path: str, crs, transform, width: int, height: int, resampling: str = "cubic",
+                cancel: Optional[Cancel] = None, tile: int = 512) -> str:
+    """Warp a GeoTIFF written by this module onto another grid (``crs``, ``transform``, ``width``
+    x ``height``) into ``dst_path``, window by window, keeping its band metadata and nodata."""
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    from ..windows import tiles
+
+    with open_quietly(src_path) as src:
+        tags, descriptions = src.tags(), list(src.descriptions)
+        band_tags = [src.tags(b + 1, ns="IMAGERY") for b in range(src.count)]
+        with WarpedVRT(src, crs=crs, transform=transform, width=width, height=height,
+                       resampling=Resampling[resampling], src_nodata=src.nodata, nodata=NODATA) as vrt:
+            writer = WindowWriter(dst_path, src.count, height, width, transform, crs, descriptions=descriptions,
+                                  extra_tags=tags, cancel=cancel)
+            try:
+                for window in tiles(height, width, tile):
+                    from rasterio.windows import Window as RioWindow
+
+                    block = vrt.read(window=RioWindow(window.col, window.row, window.width, window.height))
+                    block = block.astype(np.float32)
+                    block[block == NODATA] = np.nan
+                    writer(window, block)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+    with open_quietly(dst_path, "r+") as ds:
+        for b, t in enumerate(band_tags):
+            if t:
+                ds.update_tags(b + 1, ns="IMAGERY", **t)
+    return dst_path

@@ -1,8 +1,12 @@
 """The geometry of an HSI/MSI pair: checked from metadata alone, before any pixel is read.
 
-:func:`pair_grid` validates a pair (CRS, orientation, integer pixel-size ratio, aligned grids,
-band counts, overlap) and returns one :class:`PairGrid` value: the scale and the windows of the
-common area in each file. :func:`read_pair` reads those windows.
+:func:`pair_grid` validates a pair and returns one :class:`PairGrid` value: the scale and the
+windows of the common area. The HSI's pixels stay as measured. When the MSI's grid is already
+aligned with the HSI's (same CRS, pixel edges on HSI pixel edges, an integer pixel-size ratio),
+the MSI is read as it is; otherwise (another CRS, an offset grid, a non-integer ratio) it is
+warped once, while it is read, onto the grid aligned with the HSI's pixel edges, in the HSI's CRS,
+with a pixel of HSI / scale (:class:`MsiWarp`; average resampling where it shrinks, cubic
+otherwise). :func:`read_pair` reads the windows.
 """
 from __future__ import annotations
 
@@ -24,16 +28,34 @@ ALIGN_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
+class MsiWarp:
+    """The grid the MSI is warped onto: ``crs``, ``transform``, ``width`` x ``height`` pixels."""
+
+    crs: object
+    transform: object
+    width: int
+    height: int
+    #: "average" when the MSI's own pixels are smaller than the grid's, else "cubic"
+    resampling: str
+    #: the HSI / MSI pixel-size ratio as measured (before rounding to the scale)
+    native_ratio: float
+    #: why the MSI is warped (another CRS, an offset grid, a non-integer ratio)
+    reasons: tuple = ()
+
+
+@dataclass(frozen=True)
 class PairGrid:
     """Where an HSI/MSI pair overlaps: ``hsi_window`` (HSI pixels) and ``msi_window`` (MSI pixels,
     exactly ``scale`` times larger) cover the same ground; ``hsi_transform`` is the HSI's
-    geotransform (derived from the MSI's for rasters without georeferencing)."""
+    geotransform (derived from the MSI's for rasters without georeferencing). With ``msi_warp``,
+    ``msi_window`` lies on the warped grid, not in the MSI file."""
 
     scale: int
     hsi_window: Window
     msi_window: Window
     hsi_transform: object
     warnings: tuple = ()
+    msi_warp: Optional[MsiWarp] = None
 
 
 @dataclass
@@ -108,10 +130,11 @@ def _hsi_transform_and_scale(hsi: RasterInfo, msi: RasterInfo, scale: int, warni
         raise InvalidInputError(
             f"the {which} raster has no georeferencing but the other one has; assign the same CRS and "
             "georeferencing to both (Raster > Projections > Assign Projection / Georeferencer)")
-    if (hsi.crs is None) != (msi.crs is None) or (hsi.crs is not None and hsi.crs != msi.crs):
+    if (hsi.crs is None) != (msi.crs is None):
+        which = "HSI" if hsi.crs is None else "MSI"
         raise InvalidInputError(
-            f"the HSI and MSI have different coordinate reference systems ({_crs_name(hsi.crs)} and "
-            f"{_crs_name(msi.crs)}); reproject one onto the other's CRS (Raster > Projections > Warp)")
+            f"the {which} raster has a geotransform but no coordinate reference system; assign the CRS it is in "
+            "(Raster > Projections > Assign Projection)")
     return hsi.transform, scale
 
 
@@ -124,6 +147,37 @@ def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
     check_band_counts(hsi, msi)
     hsi_t, scale = _hsi_transform_and_scale(hsi, msi, scale, warnings)
     _check_north_up(hsi, "HSI")
+    if not hsi.georeferenced:
+        return _aligned_grid(hsi, msi, hsi_t, scale, warnings)
+    why = _why_warp(hsi, msi)
+    if not why:
+        return _aligned_grid(hsi, msi, hsi_t, scale, warnings)
+    return _warped_grid(hsi, msi, scale, why, warnings)
+
+
+def _why_warp(hsi: RasterInfo, msi: RasterInfo) -> list[str]:
+    """Why the MSI cannot be read as it is (empty: its grid is aligned with the HSI's)."""
+    if hsi.crs != msi.crs:
+        return [f"the MSI is in {_crs_name(msi.crs)} and the HSI in {_crs_name(hsi.crs)}"]
+    ht, mt = hsi.transform, msi.transform
+    if abs(mt.b) > 1e-12 * max(1.0, abs(mt.a)) or abs(mt.d) > 1e-12 * max(1.0, abs(mt.e)):
+        return ["the MSI's grid is rotated"]
+    if ht.a * mt.a <= 0 or ht.e * mt.e <= 0:
+        return ["the MSI's grid is flipped with respect to the HSI's"]
+    why = []
+    rx, ry = ht.a / mt.a, ht.e / mt.e
+    n = int(round(rx))
+    if n < 1 or abs(rx - n) > SCALE_TOLERANCE * max(1.0, rx) or abs(ry - rx) > SCALE_TOLERANCE * max(1.0, rx):
+        why.append(f"the HSI/MSI pixel-size ratio is {rx:.4g} x {ry:.4g}, not one integer")
+    ox, oy = (ht.c - mt.c) / mt.a, (ht.f - mt.f) / mt.e
+    off = max(abs(ox - round(ox)), abs(oy - round(oy)))
+    if off > ALIGN_TOLERANCE:
+        why.append(f"the HSI's pixel edges are {off:.2f} MSI pixels off the MSI's")
+    return why
+
+
+def _aligned_grid(hsi: RasterInfo, msi: RasterInfo, hsi_t, scale: int, warnings: list) -> PairGrid:
+    """The common area of two grids whose pixel edges coincide (the MSI read as it is)."""
     _check_north_up(msi, "MSI")
     mt = msi.transform
     if hsi_t.a * mt.a <= 0 or hsi_t.e * mt.e <= 0:
@@ -141,12 +195,10 @@ def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
     if scale < 2:
         raise InvalidInputError(
             "the HSI and MSI have the same pixel size (scale 1): the HSI must be coarser than the MSI")
-
-    # HSI pixel edges must fall on MSI pixel edges.
     ox = (hsi_t.c - mt.c) / mt.a
     oy = (hsi_t.f - mt.f) / mt.e
     for o, axis in ((ox, "x"), (oy, "y")):
-        if abs(o - round(o)) > ALIGN_TOLERANCE:
+        if abs(o - round(o)) > ALIGN_TOLERANCE:   # laboratory scenes: both grids start at (0, 0)
             raise InvalidInputError(
                 f"the HSI and MSI grids are not aligned: HSI pixel edges are {abs(o - round(o)):.3f} MSI "
                 f"pixels off the MSI pixel edges in {axis}; resample the MSI so that its grid starts at an "
@@ -163,14 +215,7 @@ def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
             "show the same place and share the CRS")
     hwin = Window.from_bounds(r0, r1, c0, c1)
     mwin = hwin.to_hr(scale).offset(oy, ox)
-    k = default_kernel_size(scale)
-    need = max(2, -(-k // scale))
-    if hwin.height < need or hwin.width < need:
-        raise InvalidInputError(
-            f"the common area of the HSI and MSI is only {hwin.width}x{hwin.height} HSI pixels "
-            f"({mwin.width}x{mwin.height} MSI pixels): too small for scale {scale} and its {k}x{k} MSI-pixel "
-            f"blur kernel. Use rasters that share at least {need}x{need} HSI pixels ({need * scale}x"
-            f"{need * scale} MSI pixels)")
+    _check_common_area(hwin, mwin, scale)
     if hwin != Window.full(hsi.height, hsi.width) or mwin != Window.full(msi.height, msi.width):
         warnings.append(
             f"the inputs only partly overlap: cropped to the common area, HSI {hwin.width}x{hwin.height} pixels "
@@ -180,20 +225,104 @@ def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
     return PairGrid(scale, hwin, mwin, hsi_t, tuple(warnings))
 
 
+def _warped_grid(hsi: RasterInfo, msi: RasterInfo, scale: int, why: list[str], warnings: list) -> PairGrid:
+    """The grid aligned with the HSI's pixel edges that the MSI is warped onto, and the HSI pixels
+    its footprint covers."""
+    from affine import Affine
+    from rasterio.warp import calculate_default_transform, transform_bounds
+
+    ht = hsi.transform
+    if not (ht.a > 0 and ht.e < 0):
+        raise InvalidInputError(
+            f"the HSI raster {hsi.name} is not north-up (its rows run south to north or its columns east to west); "
+            "warp it to a north-up grid first (Raster > Projections > Warp)")
+    left, bottom, right, top = _corner_bounds(msi)
+    try:
+        dst_t, _, _ = calculate_default_transform(msi.crs, hsi.crs, msi.width, msi.height, left, bottom, right, top)
+        fx0, fy0, fx1, fy1 = transform_bounds(msi.crs, hsi.crs, left, bottom, right, top, densify_pts=21)
+    except Exception as exc:  # noqa: BLE001 - PROJ's own errors: say what could not be done
+        raise InvalidInputError(
+            f"the MSI's footprint cannot be brought into the HSI's CRS ({_crs_name(msi.crs)} -> "
+            f"{_crs_name(hsi.crs)}): {exc}") from exc
+    msi_pixel, hsi_pixel = abs(dst_t.a), abs(ht.a)
+    ratio = hsi_pixel / msi_pixel
+    if ratio < 1:
+        raise InvalidInputError(
+            f"the 'MSI' has larger pixels ({msi_pixel:g}) than the 'HSI' ({hsi_pixel:g}, in the HSI's CRS units): "
+            "are the HSI and MSI inputs swapped?")
+    if not scale and ratio < 1.5:
+        raise InvalidInputError(
+            f"the MSI's pixels are only {ratio:.2f} times finer than the HSI's: fusion needs an MSI at least 1.5 "
+            "times finer (give SCALE to force an integer scale)")
+    scale = int(scale or round(ratio))
+    if scale < 2:
+        raise InvalidInputError(f"the scale must be 2 or more, got {scale}")
+    # HSI pixels whose whole area lies inside the MSI's footprint (bounding box in the HSI's CRS)
+    c0 = max(0, math.ceil((fx0 - ht.c) / ht.a - 1e-9))
+    c1 = min(hsi.width, math.floor((fx1 - ht.c) / ht.a + 1e-9))
+    r0 = max(0, math.ceil((ht.f - fy1) / -ht.e - 1e-9))
+    r1 = min(hsi.height, math.floor((ht.f - fy0) / -ht.e + 1e-9))
+    if c1 <= c0 or r1 <= r0:
+        raise InvalidInputError(
+            "the HSI and MSI do not overlap (no HSI pixel lies inside the MSI's footprint); check that both "
+            "show the same place")
+    hwin = Window.from_bounds(r0, r1, c0, c1)
+    mwin = Window.full(hwin.height * scale, hwin.width * scale)
+    _check_common_area(hwin, mwin, scale)
+    grid_t = ht * Affine.translation(c0, r0) * Affine.scale(1.0 / scale)
+    warp = MsiWarp(crs=hsi.crs, transform=grid_t, width=mwin.width, height=mwin.height,
+                   resampling="average" if msi_pixel < abs(grid_t.a) * 0.99 else "cubic", native_ratio=ratio,
+                   reasons=tuple(why))
+    warnings.append(
+        f"{'; '.join(why)}: the MSI is warped ({warp.resampling} resampling) onto the grid aligned with the HSI's "
+        f"pixels, {abs(grid_t.a):g} x {abs(grid_t.e):g} {_units(hsi.crs)} (HSI pixel / {scale}), in the HSI's CRS; the "
+        "fused image lies on that grid")
+    if hwin != Window.full(hsi.height, hsi.width):
+        warnings.append(
+            f"the inputs only partly overlap: cropped to the HSI's {hwin.width}x{hwin.height} pixels inside the MSI's "
+            f"footprint (of {hsi.width}x{hsi.height}, from column {hwin.col}, row {hwin.row})")
+    return PairGrid(scale, hwin, mwin, ht, tuple(warnings), warp)
+
+
+def _corner_bounds(info: RasterInfo) -> tuple[float, float, float, float]:
+    """``(left, bottom, right, top)`` of a raster's four corners (rotated grids included)."""
+    t, w, h = info.transform, info.width, info.height
+    xs, ys = zip(*(t * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _units(crs) -> str:
+    try:
+        return crs.linear_units or "units"
+    except Exception:  # noqa: BLE001
+        return "units"
+
+
+def _check_common_area(hwin: Window, mwin: Window, scale: int) -> None:
+    k = default_kernel_size(scale)
+    need = max(2, -(-k // scale))
+    if hwin.height < need or hwin.width < need:
+        raise InvalidInputError(
+            f"the common area of the HSI and MSI is only {hwin.width}x{hwin.height} HSI pixels "
+            f"({mwin.width}x{mwin.height} MSI pixels): too small for scale {scale} and its {k}x{k} MSI-pixel "
+            f"blur kernel. Use rasters that share at least {need}x{need} HSI pixels ({need * scale}x"
+            f"{need * scale} MSI pixels)")
+
+
 def read_pair(hsi: RasterInfo, msi: RasterInfo, grid: PairGrid, cancel: Optional[Cancel] = None,
               fill_invalid: bool = True) -> PairData:
     """Read the common area of a checked pair (``cancel()`` True stops between the reads)."""
     check_cancelled(cancel)
     h = read_raster(hsi.path, grid.hsi_window, hsi, fill_invalid=fill_invalid)
     check_cancelled(cancel)
-    m = read_raster(msi.path, grid.msi_window, msi, fill_invalid=fill_invalid)
+    m = read_raster(msi.path, grid.msi_window, msi, fill_invalid=fill_invalid, warp=grid.msi_warp)
     check_cancelled(cancel)
     if not hsi.georeferenced:
         from affine import Affine
 
         h.transform = grid.hsi_transform * Affine.translation(grid.hsi_window.col, grid.hsi_window.row)
     for d, role in ((h, "HSI"), (m, "MSI")):
-        if not d.valid.any():
+        if not d.valid.any() and (d.band_valid is None or not d.band_valid.any()):
             raise InvalidInputError(f"the {role} has no valid pixel in the common area (all nodata/NaN)")
     return PairData(hsi=h, msi=m, scale=grid.scale, warnings=list(grid.warnings))
 

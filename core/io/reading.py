@@ -6,7 +6,7 @@ import math
 import os
 import re
 import warnings as _warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -71,13 +71,15 @@ class RasterInfo:
 
 @dataclass
 class RasterData:
-    """Pixels of a raster: ``data`` float32 (bands, H, W), ``valid`` bool (H, W)."""
+    """Pixels of a raster: ``data`` float32 (bands, H, W), ``valid`` bool (H, W): valid in every band."""
 
     data: np.ndarray
     valid: np.ndarray
     info: RasterInfo
     transform: object  # transform of the (possibly cropped) array
     window: Optional[Window] = None  # where the array lies in the file
+    #: per-band validity (bands, H, W), when some pixels are valid in some bands only (else None)
+    band_valid: Optional[np.ndarray] = None
 
     @property
     def crs(self):
@@ -95,6 +97,22 @@ class RasterData:
     def band_names(self) -> list[str]:
         """Band descriptions, ``band i`` where a band has none."""
         return [d or f"band {i + 1}" for i, d in enumerate(self.info.descriptions)]
+
+    def bands(self, keep: np.ndarray) -> "RasterData":
+        """The same raster with only the bands where ``keep`` is True (metadata included)."""
+        keep = np.asarray(keep, dtype=bool)
+
+        def sub(values):
+            return None if values is None else np.asarray(values)[keep]
+
+        info = replace(self.info, count=int(keep.sum()), wavelengths_nm=sub(self.info.wavelengths_nm),
+                       fwhm_nm=sub(self.info.fwhm_nm), bad_bands=None,
+                       descriptions=[d for d, k in zip(self.info.descriptions, keep) if k])
+        band_valid = None if self.band_valid is None else self.band_valid[keep]
+        valid = self.valid if band_valid is None else band_valid.all(axis=0)
+        if band_valid is not None and (band_valid == valid[None]).all():
+            band_valid = None
+        return replace(self, data=self.data[keep], valid=valid, info=info, band_valid=band_valid)
 
 
 #: GDAL paths that are not plain files: /vsizip/, /vsitar/, /vsicurl/ ..., and DRIVER:"file":subdataset
@@ -141,35 +159,63 @@ def raster_info(path: str) -> RasterInfo:
 
 
 def read_raster(path: str, window: Optional[Window] = None, info: Optional[RasterInfo] = None,
-                fill_invalid: bool = True) -> RasterData:
+                fill_invalid: bool = True, warp=None) -> RasterData:
     """Read a raster (or a ``window`` of it) as float32 ``(bands, H, W)`` with scale/offset applied.
 
-    A pixel is invalid when any band is nodata, masked, NaN or Inf. Invalid values are replaced
-    by the band's mean over valid pixels (so that blurs near holes stay tame) unless
-    ``fill_invalid`` is False: then they are NaN.
+    A value is invalid when it is nodata, masked, NaN or Inf; ``valid`` marks the pixels valid in
+    every band, ``band_valid`` each band's where they differ. Invalid values are replaced by the
+    band's mean over its valid pixels (so that blurs near holes stay tame) unless ``fill_invalid``
+    is False: then they are NaN. With ``warp`` (a :class:`~.pair_grid.MsiWarp`)
+    the raster is read through GDAL's warper onto that grid, and ``window`` lies on it.
     """
+    import contextlib
+
     from rasterio.windows import Window as RioWindow
 
     info = info or raster_info(path)
     win = None if window is None else RioWindow(window.col, window.row, window.width, window.height)
-    with open_quietly(info.path) as ds:
-        raw = ds.read(window=win, masked=False)
-        masks = ds.read_masks(window=win)
+    with open_quietly(info.path) as src, contextlib.ExitStack() as stack:
+        ds = src if warp is None else stack.enter_context(_warped(src, warp, info.nodata))
+        bands = list(range(1, src.count + 1))        # a warped view may add an alpha band
+        raw = ds.read(bands, window=win, masked=False)
+        masks = ds.read_masks(bands, window=win)
         data = raw.astype(np.float32, copy=False)   # float32 files: no second copy of a large MSI
-        scales = np.asarray(ds.scales if ds.scales else [1.0] * ds.count, dtype=np.float64)
-        offsets = np.asarray(ds.offsets if ds.offsets else [0.0] * ds.count, dtype=np.float64)
+        scales = np.asarray(src.scales if src.scales else [1.0] * src.count, dtype=np.float64)
+        offsets = np.asarray(src.offsets if src.offsets else [0.0] * src.count, dtype=np.float64)
         if np.any(scales != 1.0) or np.any(offsets != 0.0):
             data = (raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None]).astype(np.float32)
         transform = ds.window_transform(win) if win is not None else ds.transform
-    valid = np.all(masks > 0, axis=0) & np.all(np.isfinite(data), axis=0)
+    band_valid = masks > 0
+    band_valid &= np.isfinite(data)
     if info.nodata is not None and not math.isnan(info.nodata):
-        valid &= np.all(raw != info.nodata, axis=0)
+        band_valid &= raw != info.nodata
+    valid = band_valid.all(axis=0)
+    per_band = None
     if not valid.all():
+        if (band_valid != valid[None]).any():
+            per_band = band_valid
         for b in range(data.shape[0]):
-            band = data[b]
+            band, ok = data[b], band_valid[b]
             if fill_invalid:
-                good = band[valid]
-                band[~valid] = float(good.mean()) if good.size else 0.0
+                good = band[ok]
+                band[~ok] = float(good.mean()) if good.size else 0.0
             else:
-                band[~valid] = np.nan
-    return RasterData(data=data, valid=valid, info=info, transform=transform, window=window)
+                band[~ok] = np.nan
+    if warp is not None:   # the pixels lie on the warp's grid, in its CRS
+        info = replace(info, crs=warp.crs, transform=warp.transform, width=warp.width, height=warp.height)
+    return RasterData(data=data, valid=valid, info=info, transform=transform, window=window, band_valid=per_band)
+
+
+def _warped(src, warp, nodata):
+    """``src`` seen through GDAL's warper on the grid of ``warp``; pixels outside the source come
+    out masked."""
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    options = dict(crs=warp.crs, transform=warp.transform, width=warp.width, height=warp.height,
+                   resampling=Resampling[warp.resampling])
+    if nodata is not None:
+        options.update(src_nodata=nodata, nodata=nodata)
+    else:
+        options.update(add_alpha=True)
+    return WarpedVRT(src, **options)

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+from affine import Affine
 
 from .. import io
 from ..devices import resolve_device, working_memory_budget
 from ..fusion import auto_tile_size, fuse, streaming_reach
+from ..kernels import kernel_offset
 from ..progress import Cancel, Progress, check_cancelled
 from ..results import FusionResult
 from ..settings import FusionSettings
@@ -58,14 +60,23 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
         io.check_free_space({request.output: inputs.fused_bytes(), request.output_degradation: 100_000,
                              request.report: 2_000_000})
         cfg = request.settings(settings)
+        on_msi_grid = request.output_grid == "msi" and inputs.msi_warp is not None
         with io.Staging(fb.is_canceled) as staging:
             t = time.perf_counter()
-            core = fb.reporter(0.05, 0.95)
-            result = fuse_to_file(inputs, cfg, staging.path(request.output), core, core.cancelled)
+            core = fb.reporter(0.05, 0.9 if on_msi_grid else 0.95)
+            fused_path = staging.path(request.output)
+            if on_msi_grid:
+                aligned_path, fused_path = fused_path, staging.path(request.output)
+                result = fuse_to_file(inputs, cfg, aligned_path, core, core.cancelled)
+                fb.progress(0.9, "warping the fused image onto the MSI's grid")
+                _warp_to_msi_grid(inputs, aligned_path, fused_path, fb)
+            else:
+                result = fuse_to_file(inputs, cfg, fused_path, core, core.cancelled)
             fuse_s = time.perf_counter() - t
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     "window by window)")
+            fb.info(offset_message(inputs, result))
             fb.progress(0.95, "Writing the outputs")
             if request.output_degradation:
                 check_cancelled(fb.is_canceled)
@@ -80,6 +91,53 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     outputs = {"OUTPUT": request.output, "OUTPUT_DEGRADATION": request.output_degradation,
                "REPORT": request.report}
     return FusionOutcome(outputs, result, inputs, time.perf_counter() - t0)
+
+
+def offset_message(inputs: Inputs, result) -> str:
+    """The residual shift between the HSI's and the MSI's grids that the estimated kernel absorbs."""
+    dy, dx = kernel_offset(result.kernel)
+    t = inputs.pair.msi.transform
+    return (f"remaining offset between the HSI and the MSI grids (absorbed by the estimated kernel): {dx:+.2f}, "
+            f"{dy:+.2f} MSI pixels in x, y ({dx * abs(t.a):+.2f}, {-dy * abs(t.e):+.2f} in the CRS's units)")
+
+
+def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
+    """How the fused image was made, as GeoTIFF metadata (the inputs, scale, warp, offset, degradation)."""
+    from ... import __version__
+
+    hsi, msi = inputs.hsi_file or inputs.pair.hsi.info, inputs.msi_file or inputs.pair.msi.info
+    dy, dx = kernel_offset(result.kernel)
+    tags = {"FUSION_SOFTWARE": f"hsi_blind_fusion {__version__}",
+            "FUSION_HSI": str(hsi.source or hsi.path), "FUSION_MSI": str(msi.source or msi.path),
+            "FUSION_SCALE": str(inputs.scale),
+            "FUSION_MSI_WARP": "none" if inputs.msi_warp is None else
+            f"{inputs.msi_warp.resampling} onto the HSI-aligned grid ({'; '.join(inputs.msi_warp.reasons)})",
+            "FUSION_KERNEL_OFFSET_MSI_PX": f"{dx:.3f} {dy:.3f}",
+            "FUSION_KERNEL_SIZE": str(result.kernel.shape[0]),
+            "FUSION_ITERATIONS": f"{cfg.outer_iterations} x {cfg.inner_iterations}",
+            "FUSION_STARTING_RESPONSE": inputs.srf_source}
+    if inputs.kept_bands is not None and not inputs.kept_bands.all():
+        tags["FUSION_BANDS_LEFT_OUT"] = " ".join(str(int(i) + 1) for i in np.flatnonzero(~inputs.kept_bands))
+    return tags
+
+
+def _warp_to_msi_grid(inputs: Inputs, aligned_path: str, path: str, fb: Feedback) -> None:
+    """The fused image, made on the HSI-aligned grid, warped onto the MSI's own grid and CRS over
+    the fused area."""
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import from_bounds
+
+    msi = inputs.msi_file
+    t = inputs.pair.msi.transform
+    height, width = inputs.pair.msi.data.shape[1:]
+    bounds = transform_bounds(inputs.msi_warp.crs, msi.crs, t.c, t.f + t.e * height, t.c + t.a * width, t.f,
+                              densify_pts=21)
+    win = from_bounds(*bounds, transform=msi.transform)
+    box = Window.from_bounds(math.floor(win.row_off), math.ceil(win.row_off + win.height), math.floor(win.col_off),
+                             math.ceil(win.col_off + win.width)).clip(msi.height, msi.width)
+    grid = msi.transform * Affine.translation(box.col, box.row)
+    io.warp_raster(aligned_path, path, msi.crs, grid, box.width, box.height, "cubic", fb.is_canceled)
+    fb.info(f"the fused image is warped onto the MSI's grid ({box.width} x {box.height} pixels of the MSI)")
 
 
 def output_tile_size(inputs: Inputs, cfg: FusionSettings) -> int:
@@ -107,14 +165,15 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
     bands, (height, width) = pair.hsi.data.shape[0], pair.msi.data.shape[1:]
     keep = (np.full((bands, height, width), np.nan, dtype=np.float32)
             if bands * height * width * 4 <= keep_image_bytes else None)
-    hsi = pair.hsi
-    writer = io.WindowWriter(path, bands, height, width, pair.msi.transform, pair.msi.crs,
-                             wavelengths_nm=hsi.wavelengths_nm, descriptions=hsi.descriptions,
-                             fwhm_nm=hsi.info.fwhm_nm, bad_bands=hsi.info.bad_bands, valid=inputs.valid_hr(),
-                             cancel=cancel)
+    hsi = inputs.hsi_file or pair.hsi.info
+    left_out = None if inputs.kept_bands is None or inputs.kept_bands.all() else ~inputs.kept_bands
+    flags = hsi.bad_bands if left_out is None else (left_out if hsi.bad_bands is None else hsi.bad_bands | left_out)
+    writer = io.WindowWriter(path, inputs.file_bands, height, width, pair.msi.transform, pair.msi.crs,
+                             wavelengths_nm=hsi.wavelengths_nm, descriptions=hsi.descriptions, fwhm_nm=hsi.fwhm_nm,
+                             bad_bands=flags, valid=inputs.valid_hr(), cancel=cancel)
 
     def put(window: Window, block: np.ndarray) -> None:
-        writer(window, block)
+        writer(window, inputs.to_file_bands(block))
         if keep is not None:
             keep[(slice(None),) + window.slices()] = block
 
@@ -122,6 +181,7 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
         result = fuse(pair.hsi.data, pair.msi.data, scale=inputs.scale, srf=inputs.srf, progress=progress,
                       cancel=cancel, degradation=inputs.degradation, hsi_valid=hv, msi_valid=mv,
                       hsi_wavelengths=inputs.hsi_wavelengths, settings=cfg, writer=put)
+        writer.metadata["extra_tags"] = provenance_tags(inputs, result, cfg)
         t = time.perf_counter()
         writer.close()
         result.diagnostics.timings["write"] = result.diagnostics.timings.get("write", 0.0) + time.perf_counter() - t

@@ -7,7 +7,7 @@ pixels are read with NaN where they are invalid (the core fills them, once); the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -31,6 +31,14 @@ class Inputs:
     warnings: list = field(default_factory=list)
     messages: list = field(default_factory=list)
     read_seconds: float = 0.0
+    #: the HSI file's metadata, all its bands (``pair.hsi`` holds the bands that take part)
+    hsi_file: Optional[io.RasterInfo] = None
+    #: which of the file's HSI bands take part (False: flagged bad or nodata everywhere)
+    kept_bands: Optional[np.ndarray] = None
+    #: how the MSI was read: None (as it is) or the warp onto the HSI-aligned grid
+    msi_warp: Optional[io.MsiWarp] = None
+    #: the MSI file's own metadata (its grid and CRS, before any warp)
+    msi_file: Optional[io.RasterInfo] = None
 
     @property
     def scale(self) -> int:
@@ -45,14 +53,19 @@ class Inputs:
         return self.pair.msi.band_names
 
     def masks(self) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        """The HSI and MSI validity masks, None where every pixel is valid."""
-        hv, mv = self.pair.hsi.valid, self.pair.msi.valid
-        return (None if hv.all() else hv), (None if mv.all() else mv)
+        """The HSI mask (per band where pixels are valid in some bands only) and the MSI mask,
+        None where every pixel is valid."""
+        hsi, mv = self.pair.hsi, self.pair.msi.valid
+        hv = hsi.band_valid if hsi.band_valid is not None else (None if hsi.valid.all() else hsi.valid)
+        return hv, (None if mv.all() else mv)
 
     def valid_hr(self) -> np.ndarray:
-        """Where the fused image is valid: the MSI is valid and the HSI pixel above it too."""
+        """Where the fused image has values: the MSI is valid and the HSI pixel above it is valid in
+        some band (the bands where it is not come out nodata there)."""
         s = self.scale
-        hv = np.kron(self.pair.hsi.valid.astype(np.uint8), np.ones((s, s), np.uint8)).astype(bool)
+        hsi = self.pair.hsi
+        any_valid = hsi.valid if hsi.band_valid is None else hsi.band_valid.any(axis=0)
+        hv = np.kron(any_valid.astype(np.uint8), np.ones((s, s), np.uint8)).astype(bool)
         mv = self.pair.msi.valid
         h, w = min(hv.shape[0], mv.shape[0]), min(hv.shape[1], mv.shape[1])
         out = np.zeros_like(mv)
@@ -60,9 +73,28 @@ class Inputs:
         return out
 
     def fused_bytes(self) -> int:
-        """Upper bound of the fused GeoTIFF's size (HSI bands on the cropped MSI grid)."""
+        """Upper bound of the fused GeoTIFF's size (all the file's HSI bands on the MSI grid)."""
         _, h, w = self.pair.msi.data.shape
-        return io.raster_output_bytes(self.pair.hsi.data.shape[0], h, w)
+        return io.raster_output_bytes(self.file_bands, h, w)
+
+    @property
+    def file_bands(self) -> int:
+        """The HSI file's band count (the fused image has them all, bad ones as nodata)."""
+        return self.hsi_file.count if self.hsi_file is not None else self.pair.hsi.data.shape[0]
+
+    def to_file_bands(self, values: np.ndarray, fill=np.nan, axis: int = 0) -> np.ndarray:
+        """``values`` over the kept bands (along ``axis``) spread over all the file's bands, ``fill``
+        for the bands left out."""
+        if self.kept_bands is None or self.kept_bands.all():
+            return values
+        values = np.asarray(values)
+        shape = list(values.shape)
+        shape[axis] = self.kept_bands.size
+        out = np.full(shape, fill, dtype=np.result_type(values.dtype, np.asarray(fill).dtype))
+        index = [slice(None)] * values.ndim
+        index[axis] = self.kept_bands
+        out[tuple(index)] = values
+        return out
 
 
 def degradation_from_spec(spec: io.DegradationSpec) -> Degradation:
@@ -83,15 +115,28 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     hi, mi = io.raster_info(hsi_path), io.raster_info(msi_path)
     grid = io.pair_grid(hi, mi, scale)
     srf = io.read_srf_csv(srf_path, mi.count, hi.count, hi.wavelengths_nm) if srf_path else None
-    degradation = None
+    spec = None
     if degradation_path:
         spec = io.read_degradation(degradation_path, scale=grid.scale, hsi_bands=hi.count, msi_bands=mi.count)
-        degradation = degradation_from_spec(spec)
     pair = io.read_pair(hi, mi, grid, cancel, fill_invalid=False)
-    inputs = Inputs(pair=pair, srf=srf, degradation=degradation, warnings=list(pair.warnings))
-    for d, role in ((pair.hsi, "HSI"), (pair.msi, "MSI")):
+    inputs = Inputs(pair=pair, warnings=list(pair.warnings), hsi_file=hi, msi_warp=grid.msi_warp, msi_file=mi)
+    wl, message = sensor_presets.resolve_hsi_wavelengths(hi.wavelengths_nm, hi.count, (hsi_sensor or "auto").lower())
+    if message:
+        hi.wavelengths_nm = np.asarray(wl, dtype=float)
+        inputs.messages.append(message)
+    _leave_out_bad_bands(inputs)
+    kept = inputs.kept_bands
+    if srf is not None:
+        inputs.srf = normalize_rows(srf[:, kept])
+    if spec is not None:
+        inputs.degradation = degradation_from_spec(replace(spec, srf=spec.srf[:, kept]))
+    for d, role in ((inputs.pair.hsi, "HSI"), (pair.msi, "MSI")):
         bad = int((~d.valid).sum())
-        if bad:
+        if bad and d.band_valid is not None:
+            inputs.warnings.append(
+                f"{bad} of {d.valid.size} {role} pixels are nodata in some bands only: left out of those bands' "
+                "terms; the output is nodata in those bands there")
+        elif bad:
             inputs.warnings.append(
                 f"{bad} of {d.valid.size} {role} pixels are nodata, masked, NaN or Inf: left out of the "
                 "estimation; the output is nodata there")
@@ -100,15 +145,48 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     return inputs
 
 
+def _leave_out_bad_bands(inputs: Inputs) -> None:
+    """HSI bands flagged bad (ENVI ``bbl``, a product's metadata) or nodata everywhere in the common
+    area take no part in the fusion; the output has them as nodata bands."""
+    hsi = inputs.pair.hsi
+    n = hsi.data.shape[0]
+    flagged = np.zeros(n, bool) if hsi.info.bad_bands is None else np.asarray(hsi.info.bad_bands, bool)
+    empty = ~hsi.band_valid.any(axis=(1, 2)) if hsi.band_valid is not None else np.zeros(n, bool)
+    if not hsi.valid.any() and hsi.band_valid is None:
+        empty = np.ones(n, bool)
+    kept = ~(flagged | empty)
+    inputs.kept_bands = kept
+    if kept.all():
+        return
+    if kept.sum() < 2:
+        raise InvalidInputError(
+            f"only {int(kept.sum())} of the HSI's {n} bands are usable ({int(flagged.sum())} flagged bad, "
+            f"{int((empty & ~flagged).sum())} nodata everywhere): fusion needs a spectrum")
+    wl = hsi.wavelengths_nm
+
+    def names(mask):
+        idx = np.flatnonzero(mask)
+        shown = [f"{wl[i]:.0f} nm" if wl is not None else f"band {i + 1}" for i in idx[:12]]
+        return ", ".join(shown) + (f" and {idx.size - 12} more" if idx.size > 12 else "")
+
+    parts = []
+    if flagged.any():
+        parts.append(f"{int(flagged.sum())} flagged bad ({names(flagged)})")
+    if (empty & ~flagged).any():
+        parts.append(f"{int((empty & ~flagged).sum())} nodata everywhere ({names(empty & ~flagged)})")
+    inputs.warnings.append(f"HSI bands left out of the fusion: {'; '.join(parts)}; the fused image has them as "
+                           "nodata bands")
+    inputs.pair.hsi = hsi.bands(kept)
+
+
 def _apply_sensor_presets(inputs: Inputs, msi_sensor: str, hsi_sensor: str) -> None:
     """MSI_SENSOR / HSI_SENSOR: the starting response when no response or degradation file gives
     one, and the HSI's wavelengths when the raster has none."""
     hsi, msi = inputs.pair.hsi, inputs.pair.msi
     msi_key, hsi_key = (msi_sensor or "auto").lower(), (hsi_sensor or "auto").lower()
+    # the HSI's wavelengths (its own or HSI_SENSOR's) are set already: the HSI sensor is not asked again
     res = sensor_presets.starting_response(msi_key, hsi.wavelengths_nm, hsi.data.shape[0], msi.wavelengths_nm,
-                                           msi.data.shape[0], hsi_key)
-    if res.hsi_wavelengths_nm is not None:
-        hsi.info.wavelengths_nm = np.asarray(res.hsi_wavelengths_nm, dtype=float)
+                                           msi.data.shape[0], "none")
     messages = list(res.messages)
     if inputs.srf is not None or inputs.degradation is not None:
         given = "response file" if inputs.srf is not None else "degradation file"

@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 
 from .. import io
+from ..kernels import kernel_offset
 from ..report import write_report
 from .inputs import Inputs
 from .specs import ToolSpec
@@ -17,12 +18,23 @@ CSV = (".csv", ".txt")
 
 
 def save_degradation(inputs: Inputs, result, path: str) -> str:
-    """The degradation JSON of a fusion or an estimation (with the MSI gains)."""
+    """The degradation JSON of a fusion or an estimation (with the MSI gains), over all the HSI
+    file's bands (the bands left out get zero response), so it starts another run on the same HSI."""
     extra = {}
     if getattr(result, "msi_gain", None) is not None:
         extra["msi_gain"] = [float(g) for g in np.asarray(result.msi_gain, dtype=np.float64).ravel()]
-    return io.write_degradation(path, result.scale, result.kernel, result.srf, inputs.hsi_wavelengths,
-                                inputs.pair.msi.wavelengths_nm, extra)
+    if inputs.kept_bands is not None and not inputs.kept_bands.all():
+        extra["bands_left_out"] = [int(i) + 1 for i in np.flatnonzero(~inputs.kept_bands)]
+    dy, dx = kernel_offset(result.kernel)
+    t = inputs.pair.msi.transform
+    extra["kernel_offset_msi_px"] = [round(dx, 4), round(dy, 4)]
+    extra["kernel_offset_crs_units"] = [round(dx * abs(t.a), 4), round(-dy * abs(t.e), 4)]
+    if inputs.msi_warp is not None:
+        extra["msi_warp"] = {"resampling": inputs.msi_warp.resampling, "reasons": list(inputs.msi_warp.reasons),
+                             "hsi_msi_pixel_ratio": round(inputs.msi_warp.native_ratio, 6)}
+    hsi = inputs.hsi_file or inputs.pair.hsi.info
+    return io.write_degradation(path, result.scale, result.kernel, inputs.to_file_bands(result.srf, 0.0, axis=1),
+                                hsi.wavelengths_nm, inputs.pair.msi.wavelengths_nm, extra)
 
 
 def settings_table(tool: ToolSpec, request, inputs: Inputs) -> dict:

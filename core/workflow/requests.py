@@ -38,6 +38,7 @@ class FusionRequest(_Request):
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0
     msi_denoising: float = FusionSettings.msi_denoising
+    output_grid: str = "hsi"
     device: str = FusionSettings.device
     seed: int = FusionSettings.seed
     output_degradation: Optional[str] = None

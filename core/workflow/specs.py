@@ -146,6 +146,11 @@ DEVICE = Param("DEVICE", "enum", "Compute device",
 SEED = Param("SEED", "int", "Random seed",
              "Seed of every random choice; the same seed gives the same result on the CPU.", 0, 0, None,
              advanced=True)
+OUTPUT_GRID = Param("OUTPUT_GRID", "enum", "Grid of the fused image",
+                    "hsi: the grid aligned with the HSI's pixels (the HSI's CRS, pixel = HSI pixel / scale), on which the "
+                    "fusion runs; the same as the MSI's own grid when the MSI's grid is aligned with the HSI's already. "
+                    "msi: the MSI's own grid and CRS (the fused image is warped onto it at the end, cubic).",
+                    "hsi", options=("hsi", "msi"), advanced=True)
 REPORT = Param("REPORT", "file_out", "Report (HTML)", REPORT_HELP, optional=True, extensions=(".html", ".htm"),
                file_description="HTML files")
 
@@ -161,9 +166,11 @@ FUSION = ToolSpec(
         "MSI grid) and the spectral response of the MSI bands are estimated from the two images (blind fusion), "
         "then the fused image is reconstructed.\n\n"
         "Inputs\n"
-        "- HSI and MSI rasters (GeoTIFF, ENVI, ...) in the same CRS, the HSI pixel an integer multiple of the MSI "
-        "pixel, grids aligned (HSI pixel edges on MSI pixel edges). Only the common area is processed; nodata "
-        "pixels are left out.\n"
+        "- HSI and MSI rasters: any file GDAL reads (GeoTIFF, ENVI, VRT, a file in a zip, an HDF5 or NetCDF "
+        "subdataset). The HSI's pixels stay as measured; an MSI in another CRS, on an offset grid or with a "
+        "non-integer pixel-size ratio is warped once onto the grid aligned with the HSI's pixels. Only the common "
+        "area is processed; nodata pixels are left out, HSI bands flagged bad or nodata everywhere are left out "
+        "and come out as nodata bands.\n"
         "- Optional starting points: a response CSV (SRF), a sensor preset (MSI_SENSOR, detected automatically "
         "from wavelength metadata), or a degradation JSON from 'Estimate sensor degradation'.\n\n"
         "Outputs\n"
@@ -187,7 +194,7 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,
-        MSI_DENOISING, DEVICE, SEED,
+        MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 GeoTIFF on the MSI grid, one band per HSI band.", extensions=(".tif", ".tiff"),
               file_description="GeoTIFF files"),

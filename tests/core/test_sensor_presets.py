@@ -140,10 +140,11 @@ def _inputs(hsi_wl, hsi_bands, msi_wl, msi_bands, srf=None):
 def test_presets_applied_to_inputs():
     from hsi_blind_fusion.core.workflow.inputs import _apply_sensor_presets
 
-    inp = _inputs(None, 242, [490, 560, 665, 842], 4)
+    wl, message = sp.resolve_hsi_wavelengths(None, 242, "auto")
+    assert wl.size == 242 and "Hyperion" in message
+    inp = _inputs(wl, 242, [490, 560, 665, 842], 4)
     _apply_sensor_presets(inp, "auto", "auto")
-    assert inp.srf.shape == (4, 242) and inp.pair.hsi.wavelengths_nm.size == 242
-    assert any("Hyperion" in m for m in inp.messages) and "HSI_SENSOR=auto" in inp.srf_source
+    assert inp.srf.shape == (4, 242) and "HSI_SENSOR=auto" in inp.srf_source
     given = np.ones((4, 242)) / 242
     inp = _inputs(HSI_WL, HSI_WL.size, None, 4, srf=given)
     _apply_sensor_presets(inp, "sentinel2_10m", "auto")

@@ -109,7 +109,19 @@ def out_folder(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 def case_crs(folder, s):
+    """The MSI's coordinates read in the neighbouring UTM zone: another place altogether."""
     return scene_pair(folder, s, msi_crs="EPSG:32634")
+
+
+def case_ratio_below_1_5(folder, s):
+    t = s.hr_transform
+    return scene_pair(folder, s, msi_t=Affine(t.a * 3.0, 0, t.c, 0, t.e * 3.0, t.f))
+
+
+def case_swapped_pixel_sizes(folder, s):
+    """HSI-like band counts but the 'MSI' has the larger pixels."""
+    t = s.hr_transform
+    return scene_pair(folder, s, msi=s.msi[:, :8, :8], msi_t=Affine(t.a * 16, 0, t.c, 0, t.e * 16, t.f))
 
 
 def case_no_overlap(folder, s):
@@ -207,10 +219,10 @@ def case_degradation_corrupt(folder, s):
 
 
 ERRORS = {
-    "different-crs": (case_crs, r"different coordinate reference systems.*reproject"),
+    "different-crs": (case_crs, r"do not overlap.*same place"),
     "no-overlap": (case_no_overlap, r"do not overlap.*same place"),
-    "non-integer-ratio": (case_non_integer_ratio, r"not an integer.*resample"),
-    "grids-not-aligned": (case_not_aligned, r"not aligned.*resample"),
+    "ratio-below-1.5": (case_ratio_below_1_5, r"1.33 times finer.*at least 1.5"),
+    "pixel-sizes-swapped": (case_swapped_pixel_sizes, r"larger pixels.*swapped"),
     "swapped": (case_swapped, r"swapped"),
     "msi-as-many-bands": (case_msi_as_many_bands, r"more bands than the multispectral.*swapped"),
     "single-band-hsi": (case_single_band_hsi, r"single band.*several bands"),
@@ -332,6 +344,19 @@ def test_partial_overlap_crops_with_warning(base, tmp_path):
     assert any("cropped to the common area" in w for w in log.warnings), log.warnings
 
 
+@pytest.mark.parametrize("build, why, hsi_pixels", [(case_non_integer_ratio, "not one integer", 8),
+                                                     (case_not_aligned, "off the MSI", 7)])
+def test_misaligned_msi_is_warped_with_a_warning(base, tmp_path, build, why, hsi_pixels):
+    """An MSI on an offset grid or with a non-integer pixel-size ratio is warped onto the grid aligned
+    with the HSI's pixels (the output's grid: HSI pixels inside the MSI's footprint, x4), and the
+    log says so."""
+    params, files = build(str(tmp_path / "in"), base)
+    data, nodata, log = run_ok(params, files, tmp_path)
+    assert any(why in w and "warped" in w for w in log.warnings), log.warnings
+    assert data.shape[1:] == (hsi_pixels * 4, hsi_pixels * 4)
+    assert (data != nodata).mean() > 0.9
+
+
 def test_nan_and_inf_are_nodata(base, tmp_path):
     s = base
     hsi, msi = s.hsi.copy(), s.msi.copy()
@@ -423,11 +448,11 @@ def test_model_file_falls_back_with_warning(kind, model_files, base, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 QP_CASES = {
-    "different-crs": ("blindfusion", case_crs, r"different coordinate reference systems"),
+    "different-crs": ("blindfusion", case_crs, r"do not overlap"),
     "srf-wrong-shape": ("blindfusion", case_srf_shape, r"3 rows x 5 columns"),
     "degradation-other-scale": ("blindfusion", case_degradation_scale, r"for scale 8"),
     "output-is-input": ("blindfusion", None, r"also an input"),
-    "estimate-non-integer-ratio": ("estimatedegradation", case_non_integer_ratio, r"not an integer"),
+    "estimate-ratio-below-1.5": ("estimatedegradation", case_ratio_below_1_5, r"at least 1.5"),
 }
 
 
