@@ -223,7 +223,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         for p in self.SPEC.parameters:
             given = parameters.get(p.name) not in (None, "")
             if p.kind == "raster":
-                values[p.name] = self._raster_path(parameters, p.name, context)
+                values[p.name] = self._raster_path(parameters, p.name, context) if given or not p.optional else None
             elif p.kind == "int":
                 values[p.name] = self.parameterAsInt(parameters, p.name, context) if given else None
             elif p.kind == "float":

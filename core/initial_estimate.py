@@ -52,6 +52,7 @@ class ClassicalEstimator:
     intensity_floor: float          # keeps the shape/intensity split stable in black pixels
     ridge: float = 0.01             # ridge weight of the local regression (chosen by cross-validation)
     residual_weight: torch.Tensor | None = None   # (bands, h, w): 0 where an HSI band is invalid (not back-projected)
+    held_out: "HeldOutCheck | None" = None         # the MSI against the HSI's neighbours on held-out LR pixels
 
     @property
     def margin(self) -> int:
@@ -121,8 +122,10 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     z_lr = blur_downsample(z, kernel, scale)
     a_global = _global_slopes(y, z_lr, hsi_valid)
     z_var = float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
+    held_out = None
     if eps is None:
-        eps = choose_ridge(y, z_lr, z_var, radius, hsi_valid, check=check)
+        held_out = choose_ridge(y, z_lr, z_var, radius, hsi_valid, check=check)
+        eps = held_out.ridge
     reg = eps * z_var
     h = y.shape[1]
     # filled block by block: a list of parts plus their concatenation would hold the slopes twice
@@ -150,22 +153,44 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
     weight = None if band_valid is None else band_valid.to(y.dtype)
     return ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
-                              shape_sigma, shape_snr, noise, floor, eps, weight)
+                              shape_sigma, shape_snr, noise, floor, eps, weight, held_out)
 
 
 #: ridge weights tried by :func:`choose_ridge` (relative to the MSI variance)
 RIDGE_GRID = (0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
 
 
+@dataclass(frozen=True)
+class HeldOutCheck:
+    """How well the MSI predicts held-out HSI pixels, against the HSI's own neighbours.
+
+    ``msi_error``: mean squared error of the local regression on the (blurred, downsampled) MSI
+    predicting the held-out colour of an LR checkerboard; ``neighbour_error``: the same pixels
+    predicted by the mean of their four (training) neighbours. When the MSI predicts no better
+    than the neighbours, its detail cannot make the fusion beat upsampling: the degradation
+    estimate, the co-registration or the pair itself is off."""
+
+    ridge: float
+    msi_error: float
+    neighbour_error: float
+
+    @property
+    def gain(self) -> float:
+        """neighbour_error / msi_error: above 1 when the MSI predicts better."""
+        return self.neighbour_error / max(self.msi_error, 1e-30)
+
+
 def choose_ridge(y: torch.Tensor, z_lr: torch.Tensor, z_var: float, radius: int,
                  valid: torch.Tensor | None = None, grid: tuple[float, ...] = RIDGE_GRID,
-                 max_side: int = 128, check: Callable[[], None] | None = None) -> float:
+                 max_side: int = 128, check: Callable[[], None] | None = None) -> HeldOutCheck:
     """The ridge weight of the local regression that best predicts held-out LR pixels.
 
     How far the local slopes may leave the global ones is scene-dependent (a piecewise-flat
-    scene wants little pull, a noisy or finely mixed one more; docs/network_prior.md). Two-fold cross-validation on a checkerboard of LR pixels: the
-    coefficients fitted without one colour predict that colour from its (fully known) MSI
-    values. A centred window of at most ``max_side``² LR pixels bounds the cost."""
+    scene wants little pull, a noisy or finely mixed one more; docs/network_prior.md). Two-fold
+    cross-validation on a checkerboard of LR pixels: the coefficients fitted without one colour
+    predict that colour from its (fully known) MSI values. A centred window of at most
+    ``max_side``² LR pixels bounds the cost. The same held-out pixels predicted from their
+    neighbours give the :class:`HeldOutCheck` of the chosen ridge."""
     h, w = y.shape[1:]
     r0, c0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
     win = (slice(r0, r0 + max_side), slice(c0, c0 + max_side))
@@ -177,7 +202,7 @@ def choose_ridge(y: torch.Tensor, z_lr: torch.Tensor, z_var: float, radius: int,
     cols = torch.arange(y.shape[2], device=y.device)[None, :]
     colour = ((rows + cols) % 2).to(y.dtype)
     if min(y.shape[1:]) < 2 * radius + 2 or float(ok.sum()) < 16:
-        return grid[1]
+        return HeldOutCheck(grid[1], float("nan"), float("nan"))
     errors = []
     for eps in grid:
         if check:
@@ -190,7 +215,17 @@ def choose_ridge(y: torch.Tensor, z_lr: torch.Tensor, z_var: float, radius: int,
             pred = b + sum(a[m] * z_lr[m] for m in range(z_lr.shape[0]))
             err += float(((pred - y) ** 2 * (held * ok)).sum())
         errors.append(err)
-    return grid[int(min(range(len(grid)), key=errors.__getitem__))]
+    best = int(min(range(len(grid)), key=errors.__getitem__))
+    cross = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=y.dtype, device=y.device)
+    neighbour = 0.0
+    for held in (colour, 1 - colour):
+        train = ok * (1 - held)
+        near = F.conv2d(F.pad((y * train)[:, None], (1, 1, 1, 1)), cross[None, None])[:, 0]
+        count = F.conv2d(F.pad(train[None, None], (1, 1, 1, 1)), cross[None, None])[0, 0]
+        use = held * ok * (count > 0)
+        neighbour += float(((near / count.clamp_min(1) - y) ** 2 * use).sum())
+    n = float(ok.sum()) * y.shape[0]
+    return HeldOutCheck(grid[best], errors[best] / n, neighbour / n)
 
 
 def signal_projector(resid: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor | None:

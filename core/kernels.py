@@ -5,6 +5,8 @@ convolution centred on its middle pixel (see :mod:`operators`).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import InvalidInputError
@@ -79,3 +81,30 @@ def kernel_offset(kernel: np.ndarray) -> tuple[float, float]:
     r = np.arange(k.shape[0]) - k.shape[0] // 2
     c = np.arange(k.shape[1]) - k.shape[1] // 2
     return float((k.sum(axis=1) * r).sum() / total), float((k.sum(axis=0) * c).sum() / total)
+
+
+def footprint_offset(scale: int) -> float:
+    """The centroid, in kernel coordinates, of the kernel of an LR pixel integrating exactly its
+    footprint: the operators sample an LR pixel at HR pixel ``i·scale + scale // 2`` while its
+    footprint's centre is ``i·scale + (scale - 1) / 2``, so the kernel of a co-registered pair is
+    centred ``scale // 2 - (scale - 1) / 2`` off its middle (+0.5 HR pixel at even scales, 0 at odd
+    ones)."""
+    return int(scale) // 2 - (int(scale) - 1) / 2
+
+
+def footprint_kernel(scale: int, sigma: float | None = None) -> np.ndarray:
+    """An LR pixel integrating its ``scale`` x ``scale`` footprint of HR pixels (placed as the
+    operators sample it: see :func:`footprint_offset`), blurred by a Gaussian of ``sigma`` HR pixels
+    (default: a third of the scale, a typical optical MTF). Odd-sized, sums to 1."""
+    from scipy.ndimage import gaussian_filter
+
+    s = int(scale)
+    sigma = s / 3.0 if sigma is None else sigma
+    reach = s + int(math.ceil(3 * sigma))
+    size = 2 * reach + 1
+    k = np.zeros((size, size))
+    start = reach - (s - 1 - s // 2)          # a true convolution: x[p - q] for q = start - reach ...
+    k[start:start + s, start:start + s] = 1.0
+    if sigma > 0:
+        k = gaussian_filter(k, sigma, mode="constant")
+    return k / k.sum()

@@ -12,7 +12,7 @@ from .degradation_json import DegradationSpec, read_degradation, write_degradati
 from .files import (Staging, check_free_space, check_output_path, check_outputs, raster_output_bytes, same_file,
                     write_text, write_text_atomic)
 from .geotiff import NODATA, WindowWriter, warp_raster, write_raster
-from .pair_grid import MsiWarp, PairData, PairGrid, pair_grid, prepare_pair, read_pair
+from .pair_grid import MsiWarp, PairData, PairGrid, coarse_grid, pair_grid, prepare_pair, read_pair
 from .reading import RasterData, RasterInfo, raster_info, read_raster
 from .tables import read_kernel_file, read_numeric_csv, read_srf_csv, srf_table_msi_bands
 from .wavelengths import SpectralMetadata, parse_wavelength_list, spectral_metadata, wavelengths_from_dataset
@@ -22,7 +22,7 @@ __all__ = [
     "Staging", "check_free_space", "check_output_path", "check_outputs", "raster_output_bytes", "same_file",
     "write_text", "write_text_atomic",
     "NODATA", "WindowWriter", "warp_raster", "write_raster",
-    "MsiWarp", "PairData", "PairGrid", "pair_grid", "prepare_pair", "read_pair",
+    "MsiWarp", "PairData", "PairGrid", "coarse_grid", "pair_grid", "prepare_pair", "read_pair",
     "RasterData", "RasterInfo", "raster_info", "read_raster",
     "read_kernel_file", "read_numeric_csv", "read_srf_csv", "srf_table_msi_bands",
     "SpectralMetadata", "parse_wavelength_list", "spectral_metadata", "wavelengths_from_dataset",

@@ -331,3 +331,35 @@ def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0, cancel: Optional[
     """Check, crop to the common area and read an HSI/MSI pair from two paths."""
     hi, mi = raster_info(hsi_path), raster_info(msi_path)
     return read_pair(hi, mi, pair_grid(hi, mi, scale), cancel)
+
+
+def coarse_grid(fine: "MsiWarp | None", fine_crs, fine_transform, fine_shape: tuple[int, int],
+                coarse: RasterInfo) -> tuple[int, MsiWarp]:
+    """The grid a coarser MSI (e.g. Sentinel-2's 20 m bands beside the 10 m ones) is read onto: the
+    fine grid's CRS and origin, a pixel an integer multiple ``s2`` of the fine pixel (nearest to the
+    coarse image's own), covering the fine grid. Returns ``(s2, the warp)``."""
+    from rasterio.warp import calculate_default_transform
+
+    from affine import Affine
+
+    left, bottom, right, top = _corner_bounds(coarse)
+    if not coarse.georeferenced:     # laboratory images: both cover the same area
+        res = abs(fine_transform.a) * fine_shape[1] / coarse.width
+    elif coarse.crs is None or fine_crs is None:
+        res = abs(coarse.transform.a)
+    else:
+        t, _, _ = calculate_default_transform(coarse.crs, fine_crs, coarse.width, coarse.height, left, bottom,
+                                              right, top)
+        res = abs(t.a)
+    ratio = res / abs(fine_transform.a)
+    if ratio < 0.95:
+        raise InvalidInputError(
+            f"the second MSI has finer pixels ({res:g}) than the MSI ({abs(fine_transform.a):g}): give the finer "
+            "image as MSI and the coarser one as MSI2")
+    s2 = max(1, int(round(ratio)))
+    height, width = fine_shape
+    grid = fine_transform * Affine.scale(s2)
+    warp = MsiWarp(crs=fine_crs, transform=grid, width=-(-width // s2), height=-(-height // s2),
+                   resampling="average" if ratio < s2 * 0.99 else "cubic", native_ratio=ratio,
+                   reasons=("the second MSI is read onto the MSI's grid",))
+    return s2, warp

@@ -48,10 +48,10 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     io.check_outputs([(request.output, GEOTIFF, "output OUTPUT"),
                       (request.output_degradation, JSON, "output OUTPUT_DEGRADATION"),
                       (request.report, HTML, "output REPORT")],
-                     (request.hsi, request.msi, request.srf, request.degradation))
+                     (request.hsi, request.msi, request.msi2, request.srf, request.degradation))
     with forward_warnings(fb):
         inputs = load_inputs(request.hsi, request.msi, request.scale, request.srf, request.degradation,
-                             request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled)
+                             request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled, msi2_path=request.msi2)
         for w in inputs.warnings:
             fb.warning(w)
         for m in inputs.messages:

@@ -15,7 +15,7 @@ import numpy as np
 from .. import io, sensor_presets
 from ..errors import InvalidInputError
 from ..kernels import kernel_from_array
-from ..progress import Cancel
+from ..progress import Cancel, check_cancelled
 from ..responses import normalize_rows
 from ..results import Degradation, EstimationDiagnostics
 
@@ -108,17 +108,28 @@ def degradation_from_spec(spec: io.DegradationSpec) -> Degradation:
 
 def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional[str] = None,
                 degradation_path: Optional[str] = None, msi_sensor: str = "auto", hsi_sensor: str = "auto",
-                cancel: Optional[Cancel] = None) -> Inputs:
+                cancel: Optional[Cancel] = None, msi2_path: Optional[str] = None) -> Inputs:
     """Check and read the inputs of a fusion or an estimation (``cancel()`` True stops between the
-    reads). Side files (SRF, degradation) are checked before any pixel is read."""
+    reads). Side files (SRF, degradation) are checked before any pixel is read. A second, coarser
+    MSI (``msi2_path``) is sharpened onto the MSI's grid and joins its bands."""
     t0 = time.perf_counter()
     hi, mi = io.raster_info(hsi_path), io.raster_info(msi_path)
+    m2i = io.raster_info(msi2_path) if msi2_path else None
+    msi_bands = mi.count + (m2i.count if m2i is not None else 0)
+    if m2i is not None and msi_bands >= hi.count:
+        raise InvalidInputError(
+            f"the MSI ({mi.count} bands) and the second MSI ({m2i.count} bands) have {msi_bands} bands together, the "
+            f"HSI {hi.count}: the hyperspectral image must have more bands than the multispectral ones")
     grid = io.pair_grid(hi, mi, scale)
-    srf = io.read_srf_csv(srf_path, mi.count, hi.count, hi.wavelengths_nm) if srf_path else None
+    srf = io.read_srf_csv(srf_path, msi_bands, hi.count, hi.wavelengths_nm) if srf_path else None
     spec = None
     if degradation_path:
-        spec = io.read_degradation(degradation_path, scale=grid.scale, hsi_bands=hi.count, msi_bands=mi.count)
+        spec = io.read_degradation(degradation_path, scale=grid.scale, hsi_bands=hi.count, msi_bands=msi_bands)
     pair = io.read_pair(hi, mi, grid, cancel, fill_invalid=False)
+    if m2i is not None:
+        check_cancelled(cancel)
+        pair.msi, message = _with_second_msi(pair.msi, m2i)
+        pair.warnings.append(message)
     inputs = Inputs(pair=pair, warnings=list(pair.warnings), hsi_file=hi, msi_warp=grid.msi_warp, msi_file=mi)
     wl, message = sensor_presets.resolve_hsi_wavelengths(hi.wavelengths_nm, hi.count, (hsi_sensor or "auto").lower())
     if message:
@@ -143,6 +154,37 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     _apply_sensor_presets(inputs, msi_sensor, hsi_sensor)
     inputs.read_seconds = time.perf_counter() - t0
     return inputs
+
+
+def _with_second_msi(msi: io.RasterData, second: io.RasterInfo) -> tuple[io.RasterData, str]:
+    """The MSI with a coarser MSI's bands sharpened onto its grid and appended."""
+    from ..sharpening import sharpen_coarse_bands
+    from ..windows import Window
+
+    height, width = msi.data.shape[1:]
+    s2, warp = io.coarse_grid(None, msi.crs, msi.transform, (height, width), second)
+    coarse = io.read_raster(second.path, Window(0, 0, warp.height, warp.width), second, fill_invalid=False,
+                            warp=warp)
+    if not coarse.valid.any():
+        raise InvalidInputError(f"the second MSI {second.name} has no valid pixel over the MSI's area: do they show "
+                                "the same place?")
+    if s2 > 1:
+        extra = sharpen_coarse_bands(coarse.data, coarse.valid, msi.data, msi.valid, s2)
+        how = f"sharpened from pixels {s2} times the MSI's onto its grid"
+    else:
+        extra = coarse.data[:, :height, :width]
+        how = "read onto the MSI's grid"
+    valid = msi.valid & np.isfinite(extra).all(axis=0)
+    wl = None
+    if msi.wavelengths_nm is not None and second.wavelengths_nm is not None:
+        wl = np.concatenate([msi.wavelengths_nm, second.wavelengths_nm])
+    names = list(msi.info.descriptions) + [d or f"{second.name} band {i + 1}" for i, d in enumerate(second.descriptions)]
+    info = replace(msi.info, count=msi.info.count + second.count, wavelengths_nm=wl, descriptions=names)
+    data = np.concatenate([msi.data, np.nan_to_num(extra, nan=0.0)])
+    data[:, ~valid] = np.nan
+    message = (f"the second MSI's {second.count} bands ({second.name}) are {how} and join the MSI's "
+               f"{msi.data.shape[0]}")
+    return replace(msi, data=data, valid=valid, info=info, band_valid=None), message
 
 
 def _leave_out_bad_bands(inputs: Inputs) -> None:

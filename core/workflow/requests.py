@@ -29,6 +29,7 @@ class FusionRequest(_Request):
     hsi: str
     msi: str
     output: str
+    msi2: Optional[str] = None
     scale: int = 0
     srf: Optional[str] = None
     msi_sensor: str = "auto"

@@ -121,6 +121,11 @@ HSI = Param("HSI", "raster", "Low-resolution hyperspectral image (HSI)",
             "The hyperspectral raster: many bands, coarse pixels.")
 MSI = Param("MSI", "raster", "High-resolution multispectral image (MSI)",
             "The multispectral raster: fewer bands than the HSI, fine pixels. The output uses its grid.")
+MSI2 = Param("MSI2", "raster", "Second, coarser multispectral image (optional)",
+             "Optional: more multispectral bands at a coarser resolution than the MSI, e.g. Sentinel-2's 20 m bands "
+             "(B5, B6, B7, B8A, B11, B12) beside its 10 m MSI, or Landsat's 30 m bands with its 15 m panchromatic band "
+             "as the MSI. They are sharpened onto the MSI's grid by a local regression on the MSI's bands and join "
+             "them, so their wavelengths (red edge, SWIR) guide the fusion too.", optional=True)
 SCALE = Param("SCALE", "int", "Scale factor (0 = from pixel sizes)", SCALE_HELP, 0, 0, 64)
 SRF = Param("SRF", "file", "Starting spectral response (CSV)", SRF_HELP, optional=True,
             extensions=(".csv", ".txt"), file_description="CSV files")
@@ -193,8 +198,8 @@ FUSION = ToolSpec(
         "- One kernel and one response for the whole scene; the inputs must be co-registered and acquired close "
         "in time."),
     parameters=(
-        HSI, MSI, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,
-        MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED,
+        HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS,
+        TILE_SIZE, MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 GeoTIFF on the MSI grid, one band per HSI band.", extensions=(".tif", ".tiff"),
               file_description="GeoTIFF files"),

@@ -111,3 +111,28 @@ def test_bad_bands_and_per_band_holes(pair, tmp_path):
     # the JSON starts another run on the same HSI
     run_fusion(FusionRequest(hsi=hsi, msi=paths["msi"], output=str(tmp_path / "g.tif"),
                              degradation=str(tmp_path / "d.json"), **FAST))
+
+
+def test_second_coarser_msi_joins_the_msi(pair, tmp_path):
+    """Sentinel-2-like: 4 bands on the MSI grid and 4 more at twice its pixel size: sharpened onto
+    the MSI grid and stacked (8 MSI bands in the degradation), with a message."""
+    s, paths, _ = pair
+    with rasterio.open(paths["msi"]) as m:
+        msi, t, crs = m.read(), m.transform, m.crs
+    first = str(tmp_path / "m10.tif")
+    second = str(tmp_path / "m20.tif")
+    with rasterio.open(first, "w", driver="GTiff", width=128, height=128, count=4, dtype="float32", transform=t,
+                       crs=crs) as o:
+        o.write(msi[:4])
+    coarse = msi[4:].reshape(4, 64, 2, 64, 2).mean(axis=(2, 4))
+    with rasterio.open(second, "w", driver="GTiff", width=64, height=64, count=4, dtype="float32",
+                       transform=t * Affine.scale(2), crs=crs) as o:
+        o.write(coarse)
+    o = run_fusion(FusionRequest(hsi=paths["hsi"], msi=first, msi2=second, output=str(tmp_path / "f.tif"),
+                                 output_degradation=str(tmp_path / "d.json"), **FAST))
+    assert o.inputs.pair.msi.data.shape == (8, 128, 128)
+    assert any("second MSI" in w and "sharpened" in w for w in o.inputs.warnings)
+    assert np.asarray(json.load(open(tmp_path / "d.json"))["srf"]).shape == (8, 20)
+    # the sharpened bands are close to the true fine ones
+    sharp = o.inputs.pair.msi.data[4:]
+    assert metrics.psnr(msi[4:], sharp) > metrics.psnr(msi[4:], np.repeat(np.repeat(coarse, 2, 1), 2, 2)) + 2
