@@ -123,6 +123,7 @@ def raster_info(path: str) -> RasterInfo:
         raise InvalidInputError(f"raster not found: {path}")
     try:
         with open_quietly(target) as ds:
+            _read_last_block(ds)
             t = ds.transform
             spectral = product.spectral if product is not None else spectral_metadata(ds)
             return RasterInfo(
@@ -138,6 +139,19 @@ def raster_info(path: str) -> RasterInfo:
                                     "/vsizip/archive.zip/folder/file.tif)") from exc
         raise InvalidInputError(f"the raster {path} exists but is unreadable or corrupt ({exc}); check the file "
                                 "(was the download or copy complete?)") from exc
+
+
+def _read_last_block(ds) -> None:
+    """Read the last block of a GeoTIFF's last band: GDAL writes a GeoTIFF's header first, so a
+    truncated file (an interrupted copy or download) opens but fails here, at the end of the file,
+    and is reported as corrupt before any work starts."""
+    from rasterio.windows import Window as RioWindow
+
+    if ds.driver != "GTiff" or not ds.count:
+        return
+    bh, bw = ds.block_shapes[-1]
+    row, col = (ds.height - 1) // bh * bh, (ds.width - 1) // bw * bw
+    ds.read(ds.count, window=RioWindow(col, row, min(bw, ds.width - col), min(bh, ds.height - row)))
 
 
 def read_raster(path: str, window: Optional[Window] = None, info: Optional[RasterInfo] = None,
