@@ -3,6 +3,21 @@ product's own file, or a temporary GeoTIFF / VRT made from it) plus its spectral
 
 :func:`resolve_product` returns None for anything that is not a recognized product; the caller
 then opens the path with GDAL as it is (plain files, ``/vsizip/``, subdatasets, VRT).
+
+Recognized (one module each; the module docstrings give the product structure followed and its
+sources):
+
+- :mod:`.enmap`: EnMAP L2A (and L1C): the product folder, its zip, ``METADATA.XML`` or
+  ``SPECTRAL_IMAGE`` file -> a VRT with gain/offset as scale/offset;
+- :mod:`.prisma`: PRISMA L2D: the ``.he5``, its zip or an HDF5 subdataset of it -> a GeoTIFF of
+  the VNIR and SWIR cubes joined in wavelength order;
+- :mod:`.emit`: EMIT L2A reflectance: the ``.nc`` or its ``reflectance`` subdataset -> a GeoTIFF
+  orthorectified through the geolocation table;
+- :mod:`.sentinel2`: Sentinel-2 L2A: the ``.SAFE`` folder, its zip, ``MTD_MSIL2A.xml`` or a GDAL
+  subdataset of it -> a VRT of the 10 m bands (:func:`sentinel2_20m_stack`: the 20 m bands).
+
+Converted rasters live in one temporary folder per process, removed at exit (:mod:`.scratch`);
+each product is converted once per process.
 """
 from __future__ import annotations
 
@@ -23,5 +38,17 @@ class ResolvedProduct:
 
 
 def resolve_product(path: str) -> Optional[ResolvedProduct]:
-    """The product behind ``path``, or None when ``path`` is no product we recognize."""
+    """The product behind ``path``, or None when ``path`` is no product we recognize.
+
+    Raises :class:`~...errors.InvalidInputError` when ``path`` is a product that cannot be used as
+    it is (another processing level, an incomplete product), saying what to give instead."""
+    from .enmap import resolve_enmap
+
+    for resolve in (resolve_enmap,):
+        product = resolve(str(path))
+        if product is not None:
+            return product
     return None
+
+
+__all__ = ["ResolvedProduct", "resolve_product"]
