@@ -144,8 +144,11 @@ def write_prisma(path, reflectance, wavelengths, ul_centre, epsg=32633, vnir_las
         lo, hi = lo_hi
         return np.clip(np.round((refl[idx] - lo) / (hi - lo) * 65535), 1, 65535).astype(np.uint16)
 
+    outside = np.all(refl == 0, axis=0)  # outside the swath: DN 0 in every band
     vn = dn(v_idx, scale)
     sw = dn(s_idx, swir_scale)
+    vn[:, outside] = 0
+    sw[:, outside] = 0
     # unused slots (centre 0) at the end of the VNIR cube, as in real products
     vn = np.concatenate([vn, np.zeros((unused, rows, cols), np.uint16)])
     cw_v = np.concatenate([wl[v_idx], np.zeros(unused)])

@@ -43,8 +43,9 @@ def resolve_product(path: str) -> Optional[ResolvedProduct]:
     Raises :class:`~...errors.InvalidInputError` when ``path`` is a product that cannot be used as
     it is (another processing level, an incomplete product), saying what to give instead."""
     from .enmap import resolve_enmap
+    from .prisma import resolve_prisma
 
-    for resolve in (resolve_enmap,):
+    for resolve in (resolve_enmap, resolve_prisma):
         product = resolve(str(path))
         if product is not None:
             return product
