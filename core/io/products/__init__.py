@@ -42,10 +42,11 @@ def resolve_product(path: str) -> Optional[ResolvedProduct]:
 
     Raises :class:`~...errors.InvalidInputError` when ``path`` is a product that cannot be used as
     it is (another processing level, an incomplete product), saying what to give instead."""
+    from .emit import resolve_emit
     from .enmap import resolve_enmap
     from .prisma import resolve_prisma
 
-    for resolve in (resolve_enmap, resolve_prisma):
+    for resolve in (resolve_enmap, resolve_prisma, resolve_emit):
         product = resolve(str(path))
         if product is not None:
             return product
