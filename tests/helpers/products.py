@@ -339,10 +339,11 @@ def s2_tile_metadata(epsg, ulx, uly, size10):
 """
 
 
-def write_safe(folder, msi10, ulx, uly, epsg=32633, msi20=None, baseline="05.09", offsets=True):
+def write_safe(folder, msi10, ulx, uly, epsg=32633, msi20=None, baseline="05.09", offsets=True, outside=None):
     """A Sentinel-2 L2A SAFE holding the 10 m bands ``msi10`` (B02, B03, B04, B08 reflectance, 4 x H x W)
     and, if given, the 20 m bands ``msi20`` (B05, B06, B07, B8A, B11, B12, 6 x H/2 x W/2), as
-    JPEG2000 DN = reflectance * 10000 + 1000 (the offset of baseline >= 04.00). Returns the SAFE path."""
+    JPEG2000 DN = reflectance * 10000 + 1000 (the offset of baseline >= 04.00), DN 0 (nodata) where
+    the 10 m mask ``outside`` is True. Returns the SAFE path."""
     safe = os.path.join(str(folder), S2_SAFE)
     gran = os.path.join(safe, "GRANULE", S2_GRANULE)
     crs = CRS.from_epsg(epsg)
@@ -353,6 +354,9 @@ def write_safe(folder, msi10, ulx, uly, epsg=32633, msi20=None, baseline="05.09"
         d = os.path.join(gran, "IMG_DATA", f"R{res}m")
         os.makedirs(d, exist_ok=True)
         dn = np.clip(np.round(np.asarray(refl) * 10000 + add), 1, 65535).astype(np.uint16)
+        if outside is not None:
+            step = res // 10
+            dn[np.asarray(outside)[::step, ::step]] = 0
         rel = f"GRANULE/{S2_GRANULE}/IMG_DATA/R{res}m/{S2_STEM}_{band}_{res}m"
         _jp2(os.path.join(safe, rel + ".jp2"), dn, Affine(res, 0, ulx, 0, -res, uly), crs)
         files.append(rel)

@@ -45,12 +45,23 @@ def resolve_product(path: str) -> Optional[ResolvedProduct]:
     from .emit import resolve_emit
     from .enmap import resolve_enmap
     from .prisma import resolve_prisma
+    from .sentinel2 import resolve_sentinel2
 
-    for resolve in (resolve_enmap, resolve_prisma, resolve_emit):
+    for resolve in (resolve_sentinel2, resolve_enmap, resolve_prisma, resolve_emit):
         product = resolve(str(path))
         if product is not None:
             return product
     return None
 
 
-__all__ = ["ResolvedProduct", "resolve_product"]
+def sentinel2_20m_stack(path: str) -> Optional[ResolvedProduct]:
+    """The 20 m bands (B05, B06, B07, B8A, B11, B12) of the Sentinel-2 L2A product behind ``path``
+    (its .SAFE folder, zip, MTD_MSIL2A.xml or a GDAL subdataset of it) as a VRT with their
+    wavelengths and the BOA offset / quantification applied; None when ``path`` is no Sentinel-2
+    product."""
+    from .sentinel2 import sentinel2_20m_stack as stack
+
+    return stack(str(path))
+
+
+__all__ = ["ResolvedProduct", "resolve_product", "sentinel2_20m_stack"]
