@@ -6,6 +6,7 @@ real products (see the docstrings of core/io/products/*.py); everything else is 
 import os
 import zipfile
 
+import h5py
 import numpy as np
 import rasterio
 import rasterio.shutil
@@ -13,6 +14,32 @@ from affine import Affine
 from rasterio.crs import CRS
 
 ENMAP_NAME = "ENMAP01-____L2A-DT0000001234_20230601T101010Z_001_V010400_20230602T000000Z"
+
+
+def write_netcdf(path, data, transform, epsg):
+    """A NetCDF-4 file with one 3-D variable ``cube`` (band, y, x) and CF georeferencing, as GDAL's
+    netCDF driver reads it (``NETCDF:"path":cube``)."""
+    n, h, w = data.shape
+    with h5py.File(path, "w") as f:
+        dims = {}
+        for name, vals in (("band", np.arange(1, n + 1, dtype=np.float64)),
+                           ("y", transform.f + transform.e * (np.arange(h) + 0.5)),
+                           ("x", transform.c + transform.a * (np.arange(w) + 0.5))):
+            d = f.create_dataset(name, data=vals)
+            d.make_scale(name)
+            dims[name] = d
+        for axis in ("x", "y"):
+            dims[axis].attrs["standard_name"] = np.bytes_(f"projection_{axis}_coordinate")
+            dims[axis].attrs["units"] = np.bytes_("m")
+        crs = f.create_dataset("crs", data=np.int32(0))
+        crs.attrs["crs_wkt"] = np.bytes_(CRS.from_epsg(epsg).to_wkt())
+        crs.attrs["spatial_ref"] = np.bytes_(CRS.from_epsg(epsg).to_wkt())
+        crs.attrs["grid_mapping_name"] = np.bytes_("transverse_mercator")
+        v = f.create_dataset("cube", data=np.asarray(data, np.float32))
+        for i, d in enumerate(("band", "y", "x")):
+            v.dims[i].attach_scale(dims[d])
+        v.attrs["grid_mapping"] = np.bytes_("crs")
+    return str(path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -132,8 +159,6 @@ def write_prisma(path, reflectance, wavelengths, ul_centre, epsg=32633, vnir_las
     SWIR also holds) in the VNIR cube in descending wavelength order with ``unused`` empty slots
     (centre 0), the remaining bands in the SWIR cube; DN = (refl - min) / (max - min) * 65535 per
     spectrometer. ``flagged``: band indices (of ``reflectance``) whose flag is 0."""
-    import h5py
-
     refl = np.asarray(reflectance, dtype=np.float64)
     wl = np.asarray(wavelengths, dtype=np.float64)
     n, rows, cols = refl.shape
@@ -193,8 +218,6 @@ def write_emit(path, reflectance, wavelengths, geotransform, bad=(), border=1):
     """An EMIT L2A RFL NetCDF-4: the swath is the transpose of ``reflectance`` (downtrack = map
     columns, crosstrack = map rows), and a GLT places it back on a map grid ``border`` pixels larger
     on each side (GLT 0 there)."""
-    import h5py
-
     refl = np.asarray(reflectance, dtype=np.float32)
     n, rows, cols = refl.shape
     swath = refl.transpose(2, 1, 0).copy()  # (downtrack=cols, crosstrack=rows, bands)

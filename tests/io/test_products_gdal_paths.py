@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 import rasterio
-from rasterio.crs import CRS
 
+from helpers.products import write_netcdf
 from hsi_blind_fusion.core import InvalidInputError, io
 from hsi_blind_fusion.core.workflow import FusionRequest, run_fusion
 
@@ -75,31 +75,6 @@ def test_fusion_from_hdf5_subdatasets(scene, tmp_path):
     fuse(f'HDF5:"{h5}"://cubes/hsi', f'HDF5:"{h5}"://cubes/msi', out, scale=4, msi_sensor="none")
     with rasterio.open(out) as f:
         assert (f.count, f.height, f.width) == s.truth.shape and np.isfinite(f.read()).all()
-
-
-def write_netcdf(path, data, transform, epsg):
-    """A NetCDF-4 file with one 3-D variable ``cube`` (band, y, x), CF georeferencing."""
-    n, h, w = data.shape
-    with h5py.File(path, "w") as f:
-        dims = {}
-        for name, vals in (("band", np.arange(1, n + 1, dtype=np.float64)),
-                           ("y", transform.f + transform.e * (np.arange(h) + 0.5)),
-                           ("x", transform.c + transform.a * (np.arange(w) + 0.5))):
-            d = f.create_dataset(name, data=vals)
-            d.make_scale(name)
-            dims[name] = d
-        for axis in ("x", "y"):
-            dims[axis].attrs["standard_name"] = np.bytes_(f"projection_{axis}_coordinate")
-            dims[axis].attrs["units"] = np.bytes_("m")
-        crs = f.create_dataset("crs", data=np.int32(0))
-        crs.attrs["crs_wkt"] = np.bytes_(CRS.from_epsg(epsg).to_wkt())
-        crs.attrs["spatial_ref"] = np.bytes_(CRS.from_epsg(epsg).to_wkt())
-        crs.attrs["grid_mapping_name"] = np.bytes_("transverse_mercator")
-        v = f.create_dataset("cube", data=np.asarray(data, np.float32))
-        for i, d in enumerate(("band", "y", "x")):
-            v.dims[i].attach_scale(dims[d])
-        v.attrs["grid_mapping"] = np.bytes_("crs")
-    return str(path)
 
 
 def test_fusion_from_netcdf_variables(scene, tmp_path):
