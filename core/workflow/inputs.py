@@ -106,7 +106,7 @@ def _apply_sensor_presets(inputs: Inputs, msi_sensor: str, hsi_sensor: str) -> N
     hsi, msi = inputs.pair.hsi, inputs.pair.msi
     msi_key, hsi_key = (msi_sensor or "auto").lower(), (hsi_sensor or "auto").lower()
     res = sensor_presets.starting_response(msi_key, hsi.wavelengths_nm, hsi.data.shape[0], msi.wavelengths_nm,
-                                           msi.data.shape[0], hsi_key)
+                                           msi.data.shape[0], hsi_key, hsi_fwhm_nm=hsi.info.fwhm_nm)
     if res.hsi_wavelengths_nm is not None:
         hsi.info.wavelengths_nm = np.asarray(res.hsi_wavelengths_nm, dtype=float)
     messages = list(res.messages)
