@@ -95,3 +95,20 @@ def test_fusion_with_a_prisma_product(make_pair, tmp_path):
     with rasterio.open(out) as f:
         assert f.transform == Affine(7.5, 0, x0, 0, -7.5, y0) and f.count == 12 and np.isfinite(f.read()).all()
     np.testing.assert_allclose(io.raster_info(str(out)).wavelengths_nm, s.wavelengths_nm, atol=0.01)
+
+
+def test_scratch_folder_removed_at_exit(tmp_path, refl):
+    """A process that converted a product leaves no temporary file behind."""
+    import subprocess
+    import sys
+
+    from helpers.paths import PLUGINS
+
+    he5 = write_prisma(tmp_path / NAME, refl, WL, (500015.0, 4999985.0))
+    code = ("import os, sys; from hsi_blind_fusion.core import io; i = io.raster_info(sys.argv[1]); "
+            "print(os.path.dirname(i.path)); assert os.path.isfile(i.path)")
+    env = dict(os.environ, PYTHONPATH=PLUGINS)
+    r = subprocess.run([sys.executable, "-c", code, he5], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    folder = r.stdout.strip().splitlines()[-1]
+    assert "hsi_blind_fusion_products_" in folder and not os.path.exists(folder)
