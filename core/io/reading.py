@@ -54,6 +54,8 @@ class RasterInfo:
     bad_bands: Optional[np.ndarray] = None
     #: what the user gave (a product folder, a zip, a metadata file) when ``path`` is what GDAL reads
     source: Optional[str] = None
+    #: what the product is and how it was read, for the log ("" for a plain raster)
+    product: str = ""
 
     @property
     def name(self) -> str:
@@ -132,7 +134,8 @@ def raster_info(path: str) -> RasterInfo:
                 wavelengths_nm=spectral.wavelengths_nm, descriptions=list(ds.descriptions),
                 nodata=ds.nodata, georeferenced=not (ds.crs is None and t.is_identity),
                 fwhm_nm=spectral.fwhm_nm, bad_bands=spectral.bad_bands,
-                source=None if product is None else str(path))
+                source=None if product is None else str(path),
+                product="" if product is None else product.description)
     except rasterio.errors.RasterioIOError as exc:
         if is_gdal_path(target):
             raise InvalidInputError(f"GDAL cannot open {path}: {exc}; check the path (for a file inside a zip: "

@@ -89,6 +89,7 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
         degradation = degradation_from_spec(spec)
     pair = io.read_pair(hi, mi, grid, cancel, fill_invalid=False)
     inputs = Inputs(pair=pair, srf=srf, degradation=degradation, warnings=list(pair.warnings))
+    inputs.messages += [f"{role}: {info.product}" for info, role in ((hi, "HSI"), (mi, "MSI")) if info.product]
     for d, role in ((pair.hsi, "HSI"), (pair.msi, "MSI")):
         bad = int((~d.valid).sum())
         if bad:

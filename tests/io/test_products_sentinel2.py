@@ -107,5 +107,6 @@ def test_fusion_with_a_safe(make_pair, tmp_path):
                                        device="cpu"))
     assert outcome.inputs.scale == 4 and outcome.inputs.pair.msi.data.shape[0] == 4
     assert "Sentinel-2" in outcome.inputs.srf_source
+    assert any(m.startswith("MSI: Sentinel-2B L2A") for m in outcome.inputs.messages)  # the log says what was read
     with rasterio.open(out) as f:
         assert f.transform == Affine(10, 0, ULX, 0, -10, ULY) and f.count == 12 and np.isfinite(f.read()).all()

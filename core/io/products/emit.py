@@ -94,8 +94,8 @@ def _convert(nc: str):
         good = np.asarray(sbp["good_wavelengths"][:]) if "good_wavelengths" in sbp else None
         if wl.size != nb or (fwhm is not None and fwhm.size != nb) or (good is not None and good.size != nb):
             raise InvalidInputError(f"{where}: sensor_band_parameters do not list one value per band ({nb})")
-        glt_x = np.asarray(f["location/glt_x"][:], dtype=np.int64)
-        glt_y = np.asarray(f["location/glt_y"][:], dtype=np.int64)
+        glt_x = np.asarray(f["location/glt_x"][:], dtype=np.int32)
+        glt_y = np.asarray(f["location/glt_y"][:], dtype=np.int32)
         if glt_x.shape != glt_y.shape or glt_x.ndim != 2:
             raise InvalidInputError(f"{where}: location/glt_x and glt_y are not one map grid")
         valid = (glt_x > 0) & (glt_y > 0)
