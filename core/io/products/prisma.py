@@ -3,7 +3,7 @@ subdatasets (what QGIS shows when the file is added, e.g. ``HDF5:"PRS_L2D_....he
 PRS_L2D_HCO/Data_Fields/VNIR_Cube``), resolved to one GeoTIFF of the VNIR and SWIR cubes joined in
 wavelength order, made once per file and process in the scratch folder.
 
-The file structure followed (ASI "PRISMA Products Specification Document" (PRS-ICD-... issue 2.3),
+The file structure followed (ASI, "PRISMA Products Specification Document", issue 2.3, 12/03/2020,
 as read by EnMAP-Box's ``importprismal2dalgorithm.py`` and IREA-CNR's ``prismaread``; names
 checked against both):
 
@@ -21,7 +21,8 @@ checked against both):
 Joining: unused slots (centre 0) are left out; bands flagged 0 are kept and flagged bad. The
 spectrometers overlap from about 920 to 1010 nm; there the VNIR bands are left out and the SWIR
 ones kept: the VNIR's silicon detector loses most of its responsivity above ~900 nm, so its
-overlap bands are the noisier ones (prismaread joins the same way by default). The DN stay uint16
+overlap bands are the noisier ones (prismaread joins the same way by default; some studies keep
+the VNIR ones instead, so the choice is a judgement, not the specification's). The DN stay uint16
 in the GeoTIFF with each band's scale and offset (the L2 scaling of its spectrometer), and a mask
 marks the pixels that are 0 in every band (outside the imaged swath).
 """
