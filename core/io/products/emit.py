@@ -86,7 +86,8 @@ def _convert(nc: str):
         where = f"the EMIT file {name}"
         refl = f["reflectance"]
         if refl.ndim != 3:
-            raise InvalidInputError(f"{where}: 'reflectance' has shape {refl.shape}, not (downtrack, crosstrack, bands)")
+            raise InvalidInputError(
+                f"{where}: 'reflectance' has shape {refl.shape}, not (downtrack, crosstrack, bands)")
         down, cross, nb = refl.shape
         sbp = f["sensor_band_parameters"]
         wl = np.asarray(sbp["wavelengths"][:], dtype=np.float64)

@@ -192,7 +192,8 @@ def _convert(he5: str):
     nvk, nsk = int(used_v.sum()), int(used_s.sum())
     return ResolvedProduct(
         path=target, spectral=spectral,
-        description=(f"PRISMA L2D {name}: {len(bands)} bands ({nvk} VNIR + {nsk} SWIR, {wl.min():.0f}-{wl.max():.0f} nm; "
+        description=(f"PRISMA L2D {name}: {len(bands)} bands ({nvk} VNIR + {nsk} SWIR, "
+                     f"{wl.min():.0f}-{wl.max():.0f} nm; "
                      f"{overlap} VNIR bands of the VNIR/SWIR overlap left out), {int(bad.sum())} flagged bad; "
                      "L2 reflectance scaling applied"))
 

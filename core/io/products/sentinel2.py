@@ -104,13 +104,15 @@ class _Metadata:
         try:
             root = ET.fromstring(folder.read_text(name))
         except ET.ParseError as exc:
-            raise InvalidInputError(f"{folder.display(name)} is not valid XML ({exc}); is the product complete?") from exc
+            raise InvalidInputError(
+                f"{folder.display(name)} is not valid XML ({exc}); is the product complete?") from exc
         for el in root.iter():
             el.tag = el.tag.rsplit("}", 1)[-1]
         self.where = folder.display(name)
         self.baseline = _text(root, ".//PROCESSING_BASELINE") or ""
         self.spacecraft = _text(root, ".//SPACECRAFT_NAME") or "Sentinel-2"
-        q = _text(root, ".//QUANTIFICATION_VALUES_LIST/BOA_QUANTIFICATION_VALUE") or _text(root, ".//BOA_QUANTIFICATION_VALUE")
+        q = (_text(root, ".//QUANTIFICATION_VALUES_LIST/BOA_QUANTIFICATION_VALUE")
+             or _text(root, ".//BOA_QUANTIFICATION_VALUE"))
         try:
             self.quantification = float(q)
         except (TypeError, ValueError) as exc:
@@ -195,7 +197,8 @@ def _stack(folder: ProductFolder, xml_name: str, res: int):
             if grid is None:
                 grid = this
             elif this[:4] != grid[:4]:
-                raise InvalidInputError(f"the Sentinel-2 band files of {folder.display()} at {res} m are not on one grid")
+                raise InvalidInputError(
+                    f"the Sentinel-2 band files of {folder.display()} at {res} m are not on one grid")
     width, height, transform, crs, _ = grid
     table = {b.name: b for b in SENTINEL2_BANDS}
     q = meta.quantification
