@@ -1,8 +1,10 @@
 """Sensor presets: starting responses of common multispectral sensors and nominal band centres of
 hyperspectral ones (QGIS-free).
 
-Multispectral presets give Gaussian starting responses (``responses.gaussian_srf`` at the HSI
-wavelengths, from the band tables of :mod:`.sensor_bands`) when no response file is given;
+Multispectral presets give starting responses when no response file is given: the published
+response tables of Sentinel-2 and Landsat 8 OLI (:func:`.sensor_bands.published_response`) seen
+through each HSI band (:func:`band_response`), Gaussians (``responses.gaussian_srf``, from the band
+tables of :mod:`.sensor_bands`) for the generic RGB camera and for bands of no known sensor;
 hyperspectral presets give nominal band centres when an HSI raster carries no wavelength metadata.
 
 - EnMAP, PRISMA, Hyperion: nominal spectral range and sampling of each spectrometer (VNIR and SWIR
@@ -17,7 +19,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import InvalidInputError
-from .sensor_bands import LANDSAT_OLI_BANDS, RGB_BANDS, SENTINEL2_BANDS, Band  # noqa: F401 (re-exported)
+from .sensor_bands import LANDSAT_OLI_BANDS, RGB_BANDS, SENTINEL2_BANDS, Band, published_response  # noqa: F401
 
 _S2 = {b.name: b for b in SENTINEL2_BANDS}
 _OLI = {b.name.split()[0]: b for b in LANDSAT_OLI_BANDS}
@@ -155,18 +157,78 @@ def detect_hsi_sensor(band_count: int) -> Optional[HsiPreset]:
     return None
 
 
-def preset_srf(bands: Sequence[Band], hsi_wavelengths_nm: Sequence[float]) -> np.ndarray:
-    """Gaussian responses of ``bands`` at the HSI wavelengths (rows = bands, summing to 1)."""
-    from .responses import gaussian_srf
+def _spacing(wl: np.ndarray) -> np.ndarray:
+    """The local sampling interval of each HSI band (nm)."""
+    if wl.size < 2:
+        return np.full(wl.shape, 10.0)
+    order = np.argsort(wl)
+    local = np.empty(wl.size)
+    local[order] = np.gradient(wl[order])
+    positive = local[local > 0]
+    return np.where(local > 0, local, np.median(positive) if positive.size else 10.0)
+
+
+def band_response(curve_nm: np.ndarray, curve: np.ndarray, hsi_wavelengths_nm: np.ndarray,
+                  hsi_fwhm_nm: Optional[np.ndarray] = None) -> np.ndarray:
+    """How much of an MSI band's tabulated response (``curve`` at ``curve_nm``, 1 nm) each HSI band
+    sees: the response integrated against a unit-area Gaussian of each HSI band's FWHM, or, when
+    the FWHM is unknown, the response at each HSI band centre (a band narrower than the HSI's
+    sampling that falls between two centres is integrated with FWHM = the local sampling instead)."""
+    wl = np.asarray(hsi_wavelengths_nm, dtype=np.float64)
+    if hsi_fwhm_nm is None:
+        row = np.interp(wl, curve_nm, curve, left=0.0, right=0.0)
+        if row.sum() > 0:
+            return row
+        hsi_fwhm_nm = _spacing(wl)
+    fw = np.asarray(hsi_fwhm_nm, dtype=np.float64)
+    step = np.gradient(curve_nm) if curve_nm.size > 1 else np.ones(1)
+    g = np.exp(-4.0 * np.log(2.0) * (curve_nm[None, :] - wl[:, None]) ** 2 / fw[:, None] ** 2)
+    area = fw * np.sqrt(np.pi / (4.0 * np.log(2.0)))  # of each Gaussian: unit-area HSI responses
+    return (g * (curve * step)[None, :]).sum(axis=1) / area
+
+
+def _usable_fwhm(hsi_fwhm_nm, n: int) -> Optional[np.ndarray]:
+    if hsi_fwhm_nm is None:
+        return None
+    fw = np.asarray(hsi_fwhm_nm, dtype=np.float64).ravel()
+    return fw if fw.size == n and np.all(np.isfinite(fw)) and np.all(fw > 0) else None
+
+
+def preset_srf(bands: Sequence[Band], hsi_wavelengths_nm: Sequence[float],
+               hsi_fwhm_nm: Optional[Sequence[float]] = None) -> np.ndarray:
+    """Responses of ``bands`` at the HSI bands (rows = bands, summing to 1): each band's published
+    response where it has one (:func:`band_response`, with the HSI bands' FWHM when known), else a
+    Gaussian of its centre and FWHM."""
+    from .responses import gaussian_srf, srf_from_table
 
     wl = np.asarray(hsi_wavelengths_nm, dtype=float)
+    if np.any(~np.isfinite(wl)):
+        raise InvalidInputError("HSI wavelengths are unknown (NaN); the sensor presets need them")
     lo, hi = np.nanmin(wl), np.nanmax(wl)
     outside = [b.name for b in bands if b.centre_nm + b.fwhm_nm < lo or b.centre_nm - b.fwhm_nm > hi]
     if outside:
         raise InvalidInputError(
             f"MSI band(s) {', '.join(outside)} lie outside the HSI's wavelengths ({lo:.0f}-{hi:.0f} nm): their "
             "responses cannot be built from the HSI bands; choose another MSI sensor, 'none', or remove those bands")
-    return gaussian_srf([b.centre_nm for b in bands], [b.fwhm_nm for b in bands], wl)
+    fw = _usable_fwhm(hsi_fwhm_nm, wl.size)
+    rows = []
+    for b in bands:
+        curve = published_response(b)
+        if curve is None:
+            rows.append(gaussian_srf([b.centre_nm], [b.fwhm_nm], wl)[0])
+        else:
+            rows.append(band_response(curve[0], curve[1], wl, fw))
+    return srf_from_table(np.array(rows), len(bands), wl.size)
+
+
+def response_kind(bands: Sequence[Band]) -> str:
+    """How :func:`preset_srf` builds the responses of ``bands``, for messages."""
+    published = [published_response(b) is not None for b in bands]
+    if all(published):
+        return "published responses"
+    if any(published):
+        return "published and Gaussian responses"
+    return "Gaussian responses"
 
 
 @dataclass
@@ -205,16 +267,18 @@ def resolve_hsi_wavelengths(hsi_wavelengths_nm, hsi_bands: int, hsi_sensor: str 
 
 
 def starting_response(msi_sensor: str, hsi_wavelengths_nm, hsi_bands: int, msi_wavelengths_nm, msi_bands: int,
-                      hsi_sensor: str = "auto") -> StartingResponse:
+                      hsi_sensor: str = "auto", hsi_fwhm_nm=None) -> StartingResponse:
     """Resolve the MSI_SENSOR / HSI_SENSOR parameters into a starting response.
 
     - ``none``: no preset (the response is estimated from the data alone).
-    - a preset key: its Gaussian responses (the variant with the MSI's band count; the bands taken in
-      the preset's order, or matched by the MSI's wavelengths when it has them).
+    - a preset key: its responses (:func:`preset_srf`: published tables for Sentinel-2 and
+      Landsat, seen through each HSI band's FWHM ``hsi_fwhm_nm`` when known; the variant with the
+      MSI's band count; the bands taken in the preset's order, or matched by the MSI's wavelengths
+      when it has them).
     - ``auto``: the preset detected from the MSI's wavelengths (band count and centres); else, when
       every MSI band is a band of a known sensor, those bands; else Gaussians of
       :data:`DEFAULT_FWHM_NM` at the MSI's centres; nothing when the MSI has no wavelengths.
-    The HSI needs wavelengths (its own or from ``hsi_sensor``) for any Gaussian response.
+    The HSI needs wavelengths (its own or from ``hsi_sensor``) for any preset response.
     """
     key = (msi_sensor or "auto").lower()
     out = StartingResponse()
@@ -241,8 +305,8 @@ def starting_response(msi_sensor: str, hsi_wavelengths_nm, hsi_bands: int, msi_w
             raise InvalidInputError(
                 f"MSI_SENSOR={key} needs the HSI's wavelengths, which the HSI raster does not carry: set HSI_SENSOR "
                 "or add wavelength metadata to the HSI")
-        out.srf = preset_srf(bands, wl)
-        out.source = f"{preset.label}: Gaussian responses ({', '.join(b.name for b in bands)})"
+        out.srf = preset_srf(bands, wl, hsi_fwhm_nm)
+        out.source = f"{preset.label}: {response_kind(bands)} ({', '.join(b.name for b in bands)})"
         return out
     # auto
     if mwl is None:
@@ -256,17 +320,17 @@ def starting_response(msi_sensor: str, hsi_wavelengths_nm, hsi_bands: int, msi_w
     found = detect_msi_sensor(mwl)
     if found is not None:
         preset, bands = found
-        out.source = f"{preset.label} (detected from the MSI wavelengths): Gaussian responses"
+        out.source = f"{preset.label} (detected from the MSI wavelengths): {response_kind(bands)}"
     else:
         sub = known_bands(mwl)
         if sub is not None:
             label, bands = sub
-            out.source = f"{label} (detected from the MSI wavelengths): Gaussian responses"
+            out.source = f"{label} (detected from the MSI wavelengths): {response_kind(bands)}"
         else:
             bands = [Band(f"{c:.0f} nm", float(c), DEFAULT_FWHM_NM) for c in mwl]
             out.source = f"Gaussian responses at the MSI's band centres, FWHM {DEFAULT_FWHM_NM:.0f} nm"
     try:
-        out.srf = preset_srf(bands, wl)
+        out.srf = preset_srf(bands, wl, hsi_fwhm_nm)
     except InvalidInputError as exc:
         out.messages.append(f"MSI_SENSOR=auto: {exc}; the response is estimated from the data alone")
         out.source = "estimated from the data"

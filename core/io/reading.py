@@ -54,6 +54,8 @@ class RasterInfo:
     bad_bands: Optional[np.ndarray] = None
     #: what the user gave (a product folder, a zip, a metadata file) when ``path`` is what GDAL reads
     source: Optional[str] = None
+    #: what the product is and how it was read, for the log ("" for a plain raster)
+    product: str = ""
 
     @property
     def name(self) -> str:
@@ -141,6 +143,7 @@ def raster_info(path: str) -> RasterInfo:
         raise InvalidInputError(f"raster not found: {path}")
     try:
         with open_quietly(target) as ds:
+            _read_last_block(ds)
             t = ds.transform
             spectral = product.spectral if product is not None else spectral_metadata(ds)
             return RasterInfo(
@@ -149,13 +152,27 @@ def raster_info(path: str) -> RasterInfo:
                 wavelengths_nm=spectral.wavelengths_nm, descriptions=list(ds.descriptions),
                 nodata=ds.nodata, georeferenced=not (ds.crs is None and t.is_identity),
                 fwhm_nm=spectral.fwhm_nm, bad_bands=spectral.bad_bands,
-                source=None if product is None else str(path))
+                source=None if product is None else str(path),
+                product="" if product is None else product.description)
     except rasterio.errors.RasterioIOError as exc:
         if is_gdal_path(target):
             raise InvalidInputError(f"GDAL cannot open {path}: {exc}; check the path (for a file inside a zip: "
                                     "/vsizip/archive.zip/folder/file.tif)") from exc
         raise InvalidInputError(f"the raster {path} exists but is unreadable or corrupt ({exc}); check the file "
                                 "(was the download or copy complete?)") from exc
+
+
+def _read_last_block(ds) -> None:
+    """Read the last block of a GeoTIFF's last band: GDAL writes a GeoTIFF's header first, so a
+    truncated file (an interrupted copy or download) opens but fails here, at the end of the file,
+    and is reported as corrupt before any work starts."""
+    from rasterio.windows import Window as RioWindow
+
+    if ds.driver != "GTiff" or not ds.count:
+        return
+    bh, bw = ds.block_shapes[-1]
+    row, col = (ds.height - 1) // bh * bh, (ds.width - 1) // bw * bw
+    ds.read(ds.count, window=RioWindow(col, row, min(bw, ds.width - col), min(bh, ds.height - row)))
 
 
 def read_raster(path: str, window: Optional[Window] = None, info: Optional[RasterInfo] = None,

@@ -114,8 +114,13 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     MSI (``msi2_path``) is sharpened onto the MSI's grid and joins its bands."""
     t0 = time.perf_counter()
     hi, mi = io.raster_info(hsi_path), io.raster_info(msi_path)
-    m2i = io.raster_info(msi2_path) if msi2_path else None
-    msi_bands = mi.count + (m2i.count if m2i is not None else 0)
+    m2i = io.raster_info(msi2_path) if msi2_path else _sentinel2_20m_bands(msi_path)
+    m2_keep = None if m2i is None else _within_hsi_range(m2i, hi)
+    if m2_keep is not None and not m2_keep.any():
+        if msi2_path:
+            raise InvalidInputError(f"no band of the second MSI {m2i.name} lies within the HSI's wavelengths")
+        m2i = None
+    msi_bands = mi.count + (int(m2_keep.sum()) if m2i is not None else 0)
     if m2i is not None and msi_bands >= hi.count:
         raise InvalidInputError(
             f"the MSI ({mi.count} bands) and the second MSI ({m2i.count} bands) have {msi_bands} bands together, the "
@@ -128,9 +133,11 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     pair = io.read_pair(hi, mi, grid, cancel, fill_invalid=False)
     if m2i is not None:
         check_cancelled(cancel)
-        pair.msi, message = _with_second_msi(pair.msi, m2i)
+        pair.msi, message = _with_second_msi(pair.msi, m2i, m2_keep)
         pair.warnings.append(message)
     inputs = Inputs(pair=pair, warnings=list(pair.warnings), hsi_file=hi, msi_warp=grid.msi_warp, msi_file=mi)
+    inputs.messages += [f"{role}: {info.product}" for info, role in ((hi, "HSI"), (mi, "MSI"), (m2i, "MSI2"))
+                        if info is not None and info.product]
     wl, message = sensor_presets.resolve_hsi_wavelengths(hi.wavelengths_nm, hi.count, (hsi_sensor or "auto").lower())
     if message:
         hi.wavelengths_nm = np.asarray(wl, dtype=float)
@@ -156,15 +163,40 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     return inputs
 
 
-def _with_second_msi(msi: io.RasterData, second: io.RasterInfo) -> tuple[io.RasterData, str]:
-    """The MSI with a coarser MSI's bands sharpened onto its grid and appended."""
+def _sentinel2_20m_bands(msi_path: str) -> Optional[io.RasterInfo]:
+    """A Sentinel-2 L2A product given as the MSI brings its 20 m bands as the second MSI."""
+    from ..io.products import sentinel2_20m_stack
+
+    try:
+        stack = sentinel2_20m_stack(msi_path)
+    except InvalidInputError:      # an incomplete product: its 10 m bands still make an MSI
+        return None
+    if stack is None:
+        return None
+    info = io.raster_info(stack.path)
+    return replace(info, wavelengths_nm=stack.spectral.wavelengths_nm, fwhm_nm=stack.spectral.fwhm_nm,
+                   source=str(msi_path), product=stack.description or "Sentinel-2 L2A, 20 m bands")
+
+
+def _within_hsi_range(second: io.RasterInfo, hsi: io.RasterInfo) -> np.ndarray:
+    """Which of the second MSI's bands have their centre within the HSI's wavelengths (a band
+    beyond them cannot be explained by the HSI's bands); all when either has no wavelengths."""
+    wl, hwl = second.wavelengths_nm, hsi.wavelengths_nm
+    if wl is None or hwl is None:
+        return np.ones(second.count, bool)
+    return (wl >= np.nanmin(hwl)) & (wl <= np.nanmax(hwl))
+
+
+def _with_second_msi(msi: io.RasterData, second: io.RasterInfo, keep: np.ndarray) -> tuple[io.RasterData, str]:
+    """The MSI with a coarser MSI's bands (those in ``keep``) sharpened onto its grid and appended."""
     from ..sharpening import sharpen_coarse_bands
     from ..windows import Window
 
     height, width = msi.data.shape[1:]
     s2, warp = io.coarse_grid(None, msi.crs, msi.transform, (height, width), second)
     coarse = io.read_raster(second.path, Window(0, 0, warp.height, warp.width), second, fill_invalid=False,
-                            warp=warp)
+                            warp=warp).bands(keep)
+    second = coarse.info
     if not coarse.valid.any():
         raise InvalidInputError(f"the second MSI {second.name} has no valid pixel over the MSI's area: do they show "
                                 "the same place?")
@@ -184,6 +216,8 @@ def _with_second_msi(msi: io.RasterData, second: io.RasterInfo) -> tuple[io.Rast
     data[:, ~valid] = np.nan
     message = (f"the second MSI's {second.count} bands ({second.name}) are {how} and join the MSI's "
                f"{msi.data.shape[0]}")
+    if not keep.all():
+        message += f" ({int((~keep).sum())} of its bands lie beyond the HSI's wavelengths and are left out)"
     return replace(msi, data=data, valid=valid, info=info, band_valid=None), message
 
 
@@ -228,7 +262,7 @@ def _apply_sensor_presets(inputs: Inputs, msi_sensor: str, hsi_sensor: str) -> N
     msi_key, hsi_key = (msi_sensor or "auto").lower(), (hsi_sensor or "auto").lower()
     # the HSI's wavelengths (its own or HSI_SENSOR's) are set already: the HSI sensor is not asked again
     res = sensor_presets.starting_response(msi_key, hsi.wavelengths_nm, hsi.data.shape[0], msi.wavelengths_nm,
-                                           msi.data.shape[0], "none")
+                                           msi.data.shape[0], "none", hsi_fwhm_nm=hsi.info.fwhm_nm)
     messages = list(res.messages)
     if inputs.srf is not None or inputs.degradation is not None:
         given = "response file" if inputs.srf is not None else "degradation file"

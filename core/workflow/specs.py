@@ -95,8 +95,9 @@ SRF_HELP = ("Optional CSV with the starting spectral response: either a table wi
             "wavelength in nm, then one column per MSI band (the HSI must then carry wavelengths). The estimation "
             "refines it. Without it, MSI_SENSOR gives the starting response (or none: estimated from the data alone).")
 MSI_SENSOR_HELP = (
-    "Gaussian starting responses from the published band centres and widths of a multispectral sensor, used when no "
-    "response CSV (SRF) or degradation file is given; the estimation refines them. "
+    "Starting responses of a multispectral sensor, used when no response CSV (SRF) or degradation file is given; the "
+    "estimation refines them. Sentinel-2 and Landsat: their published response tables (ESA, USGS) seen through each "
+    "HSI band (its FWHM when the HSI gives it); the RGB camera: Gaussians of its band centres and widths. "
     "auto: detected from the MSI's wavelength metadata (band count and centres), else Gaussians of 40 nm FWHM at the "
     "MSI's band centres; with no wavelengths the response is estimated from the data alone. none: no preset. "
     + _option_list(MSI_PRESETS) + " Needs the HSI's wavelengths (from the raster or HSI_SENSOR).")

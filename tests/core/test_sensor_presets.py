@@ -56,15 +56,78 @@ def test_detect_msi_sensor_order_and_misses():
     assert sp.detect_msi_sensor([400, 450, 500, 550, 600]) is None  # no 5-band preset
 
 
-def test_gaussian_rows_peak_at_centres():
+def test_published_rows_centred_on_the_bands():
+    """The Sentinel-2 preset uses ESA's tables: each row's centroid is the band centre; the rows are not
+    Gaussian (B2's flat top and ripples put its maximum at 520 nm, 28 nm off its centre: the test
+    asked for the maximum within 5 nm of the centre when the rows were Gaussians)."""
     bands = sp.MSI_PRESET_BY_KEY["sentinel2_10m"].variants[0]
     p = sp.preset_srf(bands, HSI_WL)
     assert p.shape == (4, HSI_WL.size)
     np.testing.assert_allclose(p.sum(1), 1.0)
     for row, b in zip(p, bands):
-        assert abs(HSI_WL[np.argmax(row)] - b.centre_nm) <= 5.0
+        assert abs((row * HSI_WL).sum() - b.centre_nm) <= 5.0
+        assert abs(HSI_WL[np.argmax(row)] - b.centre_nm) <= b.fwhm_nm / 2
     # wider band = flatter row
     assert p[3].max() < p[2].max()
+    from hsi_blind_fusion.core.responses import gaussian_srf
+
+    gauss = gaussian_srf([b.centre_nm for b in bands], [b.fwhm_nm for b in bands], HSI_WL)
+    assert np.abs(p - gauss).max() > 0.02
+
+
+def test_rgb_and_unknown_bands_stay_gaussian():
+    from hsi_blind_fusion.core.responses import gaussian_srf
+
+    p = sp.preset_srf(sp.RGB_BANDS, HSI_WL)
+    np.testing.assert_allclose(p, gaussian_srf([b.centre_nm for b in sp.RGB_BANDS], [b.fwhm_nm for b in sp.RGB_BANDS],
+                                               HSI_WL))
+    assert sp.response_kind(sp.RGB_BANDS) == "Gaussian responses"
+    assert sp.response_kind(sp.SENTINEL2_BANDS) == "published responses"
+    for b in sp.SENTINEL2_BANDS + sp.LANDSAT_OLI_BANDS:
+        wl, r = sp.published_response(b)
+        assert r.max() == pytest.approx(1.0) and np.all(np.diff(wl) == 1.0)
+        assert wl[0] <= b.centre_nm <= wl[-1]
+
+
+def test_hsi_fwhm_integrates_the_published_response():
+    """With the HSI bands' FWHM the table is integrated against each HSI band's Gaussian: a narrow
+    FWHM gives the point samples, a wide one spreads the band over more HSI bands."""
+    b8a = [b for b in sp.SENTINEL2_BANDS if b.name == "B8A"]
+    point = sp.preset_srf(b8a, HSI_WL)
+    narrow = sp.preset_srf(b8a, HSI_WL, np.full(HSI_WL.size, 0.5))
+    wide = sp.preset_srf(b8a, HSI_WL, np.full(HSI_WL.size, 30.0))
+    np.testing.assert_allclose(narrow, point, atol=0.02)
+    assert (wide > 1e-3).sum() > (point > 1e-3).sum() and wide.max() < point.max()
+    assert abs((wide[0] * HSI_WL).sum() - b8a[0].centre_nm) < 3.0
+    bad = sp.preset_srf(b8a, HSI_WL, np.full(HSI_WL.size, np.nan))  # unusable FWHM: point samples
+    np.testing.assert_allclose(bad, point)
+    r = sp.starting_response("sentinel2_10m", HSI_WL, HSI_WL.size, None, 4, hsi_fwhm_nm=np.full(HSI_WL.size, 25.0))
+    assert "published responses" in r.source and not np.allclose(r.srf, sp.preset_srf(
+        sp.MSI_PRESET_BY_KEY["sentinel2_10m"].variants[0], HSI_WL))
+
+
+def test_coarse_hsi_sampling_still_sees_narrow_bands():
+    """A 15 nm band between two HSI centres 40 nm apart: integrated with FWHM = the sampling."""
+    coarse = np.arange(400.0, 2500.0, 40.0)
+    p = sp.preset_srf([b for b in sp.SENTINEL2_BANDS if b.name == "B6"], coarse)
+    assert p.sum() == pytest.approx(1.0) and abs(coarse[np.argmax(p[0])] - 739.8) <= 20
+
+
+def test_response_tables_ship_with_the_plugin():
+    import importlib.util
+    import os
+
+    from helpers.paths import ROOT
+    from hsi_blind_fusion.core import sensor_bands
+
+    spec = importlib.util.spec_from_file_location("build_zip", os.path.join(ROOT, "scripts", "build_zip.py"))
+    build_zip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_zip)
+    files = build_zip.plugin_files()
+    for names in sensor_bands.RESPONSE_TABLES.values():
+        for name in names:
+            assert f"core/data/responses/{name}" in files
+            assert os.path.getsize(os.path.join(sensor_bands.RESPONSE_FOLDER, name)) < 40_000
 
 
 def test_preset_outside_hsi_range_is_a_clear_error():
@@ -119,7 +182,7 @@ def test_hsi_sensor_wavelengths():
 
 
 def _inputs(hsi_wl, hsi_bands, msi_wl, msi_bands, srf=None):
-    info = lambda wl: SimpleNamespace(wavelengths_nm=wl)  # noqa: E731
+    info = lambda wl: SimpleNamespace(wavelengths_nm=wl, fwhm_nm=None)  # noqa: E731
     hsi = SimpleNamespace(info=info(hsi_wl), data=np.zeros((hsi_bands, 2, 2)))
     hsi.wavelengths_nm = property(lambda s: s.info.wavelengths_nm)
     msi = SimpleNamespace(info=info(msi_wl), data=np.zeros((msi_bands, 8, 8)))
