@@ -26,7 +26,8 @@ from .fitting import Fitter
 from .msi_denoising import denoise_msi
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
-from .rendering import TileSink, Writer, render
+from .guard import ConsistencyCheck, consistency_check, sample_windows
+from .rendering import TileSink, Writer, render, render_upsampled
 from .responses import normalize_rows
 from .results import Degradation, FusionDiagnostics, FusionResult
 from .scene_windows import SceneWindows
@@ -124,10 +125,18 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     timings["fusion"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    guard = None if cfg.guard == "off" else _check(fitter, scene, obs, cfg)
+    timings["guard"] = time.perf_counter() - t
+    t = time.perf_counter()
     sink = TileSink(pair, writer)
     reach = scene.margin + (0 if scene.cached else scene.guidance_margin) + fitter.net.receptive_radius + 1
     tile = cfg.tile_size or auto_tile_size(pair.y.shape[0], reach, pair.scale, working_memory_budget(dev))
-    render(fitter, tile, sink.put, report.sub(0.9, 1.0), msi_noise)
+    written = "fusion"
+    if guard is not None and guard.fusion_worse and cfg.guard == "fallback":
+        written = "upsampled HSI"
+        render_upsampled(obs, tile, sink.put, report.sub(0.9, 1.0))
+    else:
+        render(fitter, tile, sink.put, report.sub(0.9, 1.0), msi_noise)
     timings["write"] = time.perf_counter() - t
     report(1.0, "done")
     diagnostics = FusionDiagnostics(
@@ -137,11 +146,21 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         msi_noise_std=None if msi_noise is None else (msi_noise.cpu().numpy() * pair.z_unit).tolist(),
         classical_ridge=scene.estimator.ridge if scene.estimator is not None else None,
         tile_size=tile, cached=scene.cached, estimation=deg.diagnostics, estimated_kernel=deg.kernel,
-        estimated_srf=deg.srf, timings=timings, losses=losses)
+        estimated_srf=deg.srf, timings=timings, losses=losses, guard=guard, written=written)
     return FusionResult(
         image=sink.image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
         msi_gain=srf_n.sum(axis=1) * pair.z_unit / pair.y_unit,
         initial_kernel=deg.initial_kernel, initial_srf=deg.initial_srf, diagnostics=diagnostics)
+
+
+def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings) -> ConsistencyCheck:
+    """The guard's figures for the fitted network (guard.py)."""
+    held = scene.estimator.held_out if scene.estimator is not None else None
+    with torch.no_grad():
+        kernel, srf = fitter.kernel_layer(), fitter.response_layer()
+    windows = sample_windows(*obs.hr_shape, obs.scale, cfg.seed)
+    return consistency_check(lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, obs.hsi_valid, obs.msi_valid,
+                             kernel, srf, obs.scale, windows, None if held is None else held.gain)
 
 
 def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int) -> int:

@@ -100,3 +100,15 @@ def render(fitter: Fitter, tile: int, put: Callable[[Window, torch.Tensor], None
                                          shape["floor"])
             rows, cols = window.relative_to(grown).slices()
             put(window, x[:, rows, cols])
+
+
+def render_upsampled(obs, tile: int, put: Callable[[Window, torch.Tensor], None], report: Reporter) -> None:
+    """The bicubic-upsampled HSI, tile by tile (what the guard writes when the fusion is no better)."""
+    from .guard import upsampled
+
+    height, width = obs.hr_shape
+    all_tiles = list(tiles(height, width, tile))
+    with torch.no_grad():
+        for i, window in enumerate(all_tiles):
+            report(i / len(all_tiles), f"writing tile {i + 1}/{len(all_tiles)} (upsampled HSI)")
+            put(window, upsampled(obs.y, obs.scale, window, height, width))

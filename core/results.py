@@ -72,6 +72,10 @@ class FusionDiagnostics:
     losses: dict = field(default_factory=dict)
     #: the file the image was written to window by window, if any
     written_to: Optional[str] = None
+    #: the guard's figures (guard.ConsistencyCheck; None when it was off)
+    guard: Optional[object] = None
+    #: what the output holds: "fusion", or "upsampled HSI" when the guard found the fusion no better
+    written: str = "fusion"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from .errors import InvalidInputError
 MODES = ("alternating", "separate", "joint")
 INITIAL_ESTIMATES = ("classical", "backbone", "auto")
 TV_TARGETS = ("correction", "image")
+GUARD_ACTIONS = ("fallback", "warn", "off")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class FusionSettings:
     #: strength of the non-local means on the MSI before it guides the start and the fitting;
     #: 0 = off [filter width in units of the expected distance of two noisy patches]
     msi_denoising: float = 0.85
+    #: the guard (guard.py): "fallback" writes the upsampled HSI when the fused image fits neither
+    #: input better than it, "warn" only says so, "off" skips the check
+    guard: str = "fallback"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -80,6 +84,8 @@ class FusionSettings:
             raise InvalidInputError("iteration counts must be zero or positive")
         if self.msi_denoising < 0:
             raise InvalidInputError(f"the MSI denoising strength must be 0 (off) or positive, got {self.msi_denoising}")
+        if self.guard not in GUARD_ACTIONS:
+            raise InvalidInputError(f"unknown guard action {self.guard!r}; use one of {', '.join(GUARD_ACTIONS)}")
         if self.tile_size is not None and self.tile_size < 1:
             raise InvalidInputError(f"the tile size must be positive, got {self.tile_size}")
 

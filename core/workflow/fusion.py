@@ -77,6 +77,8 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     "window by window)")
             fb.info(offset_message(inputs, result))
+            for w in guard_messages(result):
+                fb.warning(w)
             fb.progress(0.95, "Writing the outputs")
             if request.output_degradation:
                 check_cancelled(fb.is_canceled)
@@ -91,6 +93,18 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     outputs = {"OUTPUT": request.output, "OUTPUT_DEGRADATION": request.output_degradation,
                "REPORT": request.report}
     return FusionOutcome(outputs, result, inputs, time.perf_counter() - t0)
+
+
+def guard_messages(result) -> list[str]:
+    """What the guard found, in plain words (core/guard.py)."""
+    d = result.diagnostics
+    if d.guard is None:
+        return []
+    out = [f"guard: {p}" for p in d.guard.problems()]
+    if d.written != "fusion":
+        out.append("guard: the output holds the bicubic-upsampled HSI, not a fusion: the fused image was no better "
+                   "than it (see the report)")
+    return out
 
 
 def offset_message(inputs: Inputs, result) -> str:
@@ -115,7 +129,8 @@ def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
             "FUSION_KERNEL_OFFSET_MSI_PX": f"{dx:.3f} {dy:.3f}",
             "FUSION_KERNEL_SIZE": str(result.kernel.shape[0]),
             "FUSION_ITERATIONS": f"{cfg.outer_iterations} x {cfg.inner_iterations}",
-            "FUSION_STARTING_RESPONSE": inputs.srf_source}
+            "FUSION_STARTING_RESPONSE": inputs.srf_source,
+            "FUSION_WRITTEN": result.diagnostics.written}
     if inputs.kept_bands is not None and not inputs.kept_bands.all():
         tags["FUSION_BANDS_LEFT_OUT"] = " ".join(str(int(i) + 1) for i in np.flatnonzero(~inputs.kept_bands))
     return tags

@@ -67,11 +67,23 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
     if len(getattr(estimation, "residuals", []) or []) > 1:
         losses["degradation estimate (residual per round)"] = list(estimation.residuals)
     device = getattr(diag, "device", None) or "cpu (the estimation runs in NumPy)"
+    tables = {}
+    guard = getattr(diag, "guard", None)
+    if guard is not None:
+        tables["Guard: the fused image against the upsampled HSI (relative residual, lower is better)"] = [
+            ("image", "HSI: (X*K)↓s vs HSI", "MSI: P·X vs MSI"),
+            ("fused", f"{guard.fused_hsi:.4g}", f"{guard.fused_msi:.4g}"),
+            ("upsampled HSI", f"{guard.upsampled_hsi:.4g}", f"{guard.upsampled_msi:.4g}"),
+            ("held-out gain of the MSI", "" if guard.held_out_gain is None else f"{guard.held_out_gain:.3g}", ""),
+            ("written", getattr(diag, "written", "fusion"), "")]
+    warnings = list(inputs.warnings)
+    if guard is not None:
+        warnings += [f"guard: {p}" for p in guard.problems()]
     return write_report(path, title, settings, result.kernel, result.srf,
                         initial_kernel=result.initial_kernel, initial_srf=result.initial_srf,
                         hsi_wavelengths_nm=inputs.hsi_wavelengths, msi_names=inputs.msi_names,
-                        timings=timings, device=device, warnings=inputs.warnings, losses=losses,
+                        timings=timings, device=device, warnings=warnings, losses=losses,
                         hsi=inputs.pair.hsi.data, msi=inputs.pair.msi.data, scale=inputs.scale,
                         fused=getattr(result, "image", None), msi_gain=result.msi_gain,
                         msi_wavelengths_nm=inputs.pair.msi.wavelengths_nm, hsi_valid=inputs.pair.hsi.valid,
-                        msi_valid=inputs.pair.msi.valid)
+                        msi_valid=inputs.pair.msi.valid, extra_tables=tables)

@@ -1,0 +1,115 @@
+"""The guard: is the fused image any better than the upsampled HSI?
+
+Without a reference, the fused image X is judged by its consistency with both inputs under the
+estimated degradation, ``(X*K)↓s`` against the HSI and ``P·X`` against the MSI, beside the same
+figures for the bicubic-upsampled HSI; and by the held-out check of the classical start (does the
+MSI predict held-out HSI pixels better than their own neighbours: initial_estimate.HeldOutCheck),
+which does not trust the estimated kernel. A fused image that fits the MSI no better than
+upsampling, with the HSI's fit or the held-out check in doubt too, is replaced by the upsampled
+HSI; any doubt is said plainly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .operators import blur_downsample, project, upsample
+from .windows import Window
+
+#: below this held-out gain the MSI predicts the HSI hardly better than the HSI's own neighbours
+HELD_OUT_DOUBT = 1.5
+
+
+@dataclass(frozen=True)
+class ConsistencyCheck:
+    """Relative RMSEs (residual / signal, over valid pixels of sample windows) of the fused and the
+    upsampled image re-degraded with the estimated kernel and response, against each input."""
+
+    fused_hsi: float
+    fused_msi: float
+    upsampled_hsi: float
+    upsampled_msi: float
+    #: initial_estimate.HeldOutCheck.gain (None: no classical start)
+    held_out_gain: Optional[float] = None
+
+    @property
+    def fusion_worse(self) -> bool:
+        """The fused image fits the MSI no better than the upsampled HSI does (so the MSI's detail did
+        not get in), and either fits the HSI no better either or the MSI predicts held-out HSI pixels
+        hardly better than their neighbours."""
+        doubt = self.held_out_gain is not None and math.isfinite(self.held_out_gain) and \
+            self.held_out_gain < HELD_OUT_DOUBT
+        return self.fused_msi >= self.upsampled_msi and (self.fused_hsi >= self.upsampled_hsi or doubt)
+
+    def problems(self) -> list[str]:
+        """Plain sentences for the log and the report; empty when nothing is in doubt."""
+        out = []
+        if self.fused_msi >= self.upsampled_msi:
+            out.append(f"the fused image fits the MSI no better than the upsampled HSI (relative residual "
+                       f"{self.fused_msi:.3g} vs {self.upsampled_msi:.3g})")
+        if self.fused_hsi >= self.upsampled_hsi:
+            out.append(f"the fused image fits the HSI no better than the upsampled HSI (relative residual "
+                       f"{self.fused_hsi:.3g} vs {self.upsampled_hsi:.3g})")
+        if self.held_out_gain is not None and math.isfinite(self.held_out_gain) and self.held_out_gain < HELD_OUT_DOUBT:
+            out.append(f"the MSI predicts held-out HSI pixels hardly better than their own neighbours (gain "
+                       f"{self.held_out_gain:.2f}): the estimated blur, the co-registration or the pair itself (dates, "
+                       "sensors) may be off; check the report's kernel and residuals, or give KERNEL_SIZE / a "
+                       "degradation measured elsewhere")
+        return out
+
+
+def sample_windows(height: int, width: int, scale: int, seed: int, side: int = 128, count: int = 8) -> list[Window]:
+    """Up to ``count`` windows of ``side`` HR pixels (on the LR grid) spread over the image; the whole
+    image when it is small."""
+    if height * width <= count * side * side:
+        return [Window(0, 0, height // scale * scale, width // scale * scale)]
+    rng = np.random.default_rng(seed)
+    side = side // scale * scale
+    out = []
+    for _ in range(count):
+        r = scale * int(rng.integers(0, max(1, (height - side) // scale + 1)))
+        c = scale * int(rng.integers(0, max(1, (width - side) // scale + 1)))
+        out.append(Window(r, c, min(side, height - r), min(side, width - c)))
+    return out
+
+
+def upsampled(y: torch.Tensor, scale: int, window: Window, height: int, width: int) -> torch.Tensor:
+    """The bicubic-upsampled HSI on an HR window (on the LR grid), as the whole image would have it
+    away from the image border: computed from the LR window grown by two LR pixels."""
+    lr = window.to_lr(scale).grow(2).clip(y.shape[1], y.shape[2])
+    up = upsample(y[:, lr.rows, lr.cols], scale, lr.height * scale, lr.width * scale)
+    inner = window.relative_to(lr.to_hr(scale))
+    return up[:, inner.rows, inner.cols]
+
+
+def consistency_check(image: Callable[[Window], torch.Tensor], y: torch.Tensor, z: torch.Tensor,
+                      hsi_valid: torch.Tensor, msi_valid: torch.Tensor, kernel: torch.Tensor, srf: torch.Tensor,
+                      scale: int, windows: list[Window], held_out_gain: Optional[float] = None) -> ConsistencyCheck:
+    """The guard's figures on ``windows`` (``image(window)`` gives the fused image there, in the same
+    normalized units as ``y`` and ``z``)."""
+    s = scale
+    height, width = z.shape[1:]
+    edge = math.ceil((kernel.shape[-1] // 2) / s) + 1        # LR pixels whose blur reaches past a window
+    sums = np.zeros((2, 2, 2))                                   # [fused, upsampled] x [hsi, msi] x [resid, signal]
+    with torch.no_grad():
+        for w in windows:
+            x = image(w)
+            xb = upsampled(y, s, w, height, width)
+            rows, cols = w.slices()
+            mv = msi_valid[rows, cols]
+            lr = w.to_lr(s)
+            inner = Window(edge, edge, max(0, lr.height - 2 * edge), max(0, lr.width - 2 * edge))
+            lr_rows, lr_cols = inner.offset(lr.row, lr.col).slices()
+            hv = hsi_valid[lr_rows, lr_cols]
+            y_ref, z_ref = y[:, lr_rows, lr_cols], z[:, rows, cols]
+            for i, img in enumerate((x, xb)):
+                y_hat = blur_downsample(img, kernel, s)[:, inner.rows, inner.cols]
+                sums[i, 0] += [float(((y_hat - y_ref)[:, hv] ** 2).sum()), float((y_ref[:, hv] ** 2).sum())]
+                z_hat = project(img, srf)
+                sums[i, 1] += [float(((z_hat - z_ref)[:, mv] ** 2).sum()), float((z_ref[:, mv] ** 2).sum())]
+    rel = np.sqrt(sums[..., 0] / np.maximum(sums[..., 1], 1e-30))
+    return ConsistencyCheck(float(rel[0, 0]), float(rel[0, 1]), float(rel[1, 0]), float(rel[1, 1]), held_out_gain)

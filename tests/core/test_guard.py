@@ -1,0 +1,47 @@
+"""The guard (core/guard.py): a fusion no better than the upsampled HSI is said plainly, and
+replaced by the upsampled HSI unless the caller only wants a warning."""
+import numpy as np
+import pytest
+import torch
+
+from hsi_blind_fusion.core import FusionSettings, fuse, metrics
+from hsi_blind_fusion.core.initial_estimate import bicubic_estimate
+from hsi_blind_fusion.core.synthetic_scene import make_scene
+
+FAST = dict(outer_iterations=1, inner_iterations=2, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return make_scene(size=64, scale=4, bands=20, snr_db=40.0, seed=0), make_scene(size=64, scale=4, bands=20,
+                                                                                    snr_db=40.0, seed=5)
+
+
+def test_a_good_fusion_passes(scenes):
+    a, _ = scenes
+    r = fuse(a.hsi, a.msi, scale=4, **FAST)
+    g = r.diagnostics.guard
+    assert r.diagnostics.written == "fusion" and g.problems() == []
+    assert g.fused_msi < g.upsampled_msi and g.fused_hsi < g.upsampled_hsi and g.held_out_gain > 10
+
+
+def test_an_unrelated_msi_is_caught(scenes):
+    """The MSI of another place: it predicts held-out HSI pixels hardly better than their neighbours
+    and the fused image fits it no better than upsampling does, so the upsampled HSI is written."""
+    a, b = scenes
+    msi = np.ascontiguousarray(b.msi[:, ::-1])
+    r = fuse(a.hsi, msi, scale=4, **FAST)
+    g = r.diagnostics.guard
+    assert r.diagnostics.written == "upsampled HSI" and g.held_out_gain < 1.5
+    assert any("held-out" in p for p in g.problems())
+    with torch.no_grad():
+        up = bicubic_estimate(torch.from_numpy(a.hsi), 4, 64, 64).numpy()
+    np.testing.assert_allclose(r.image[:, 8:-8, 8:-8], np.maximum(up, 0)[:, 8:-8, 8:-8], atol=1e-5)
+    warned = fuse(a.hsi, msi, scale=4, settings=FusionSettings(guard="warn", **FAST))
+    assert warned.diagnostics.written == "fusion" and warned.diagnostics.guard.problems()
+    assert metrics.psnr(a.truth, r.image) > metrics.psnr(a.truth, warned.image)
+
+
+def test_off(scenes):
+    a, _ = scenes
+    assert fuse(a.hsi, a.msi, scale=4, settings=FusionSettings(guard="off", **FAST)).diagnostics.guard is None
