@@ -18,11 +18,13 @@ from ..settings import FusionSettings
 from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
-from .outputs import GEOTIFF, HTML, JSON, save_degradation, save_report, settings_table
+from .checks import check_fusion
+from .outputs import save_degradation, save_report, settings_table
 from .requests import FusionRequest
 from .specs import FUSION
 
-#: streaming runs keep a copy of fused images up to this size for the report (previews, residuals)
+#: runs keep a copy of fused images up to this size for the report (larger ones are read back from
+#: the written file: decimated for the previews, by strips for the scores)
 KEEP_IMAGE_BYTES = 256 << 20
 
 
@@ -43,10 +45,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     fb = feedback or Feedback()
     t0 = time.perf_counter()
     fb.progress(0.0, "Reading and checking the inputs")
-    io.check_outputs([(request.output, GEOTIFF, "output OUTPUT"),
-                      (request.output_degradation, JSON, "output OUTPUT_DEGRADATION"),
-                      (request.report, HTML, "output REPORT")],
-                     (request.hsi, request.msi, request.srf, request.degradation))
+    check_fusion(request)
     with forward_warnings(fb):
         inputs = load_inputs(request.hsi, request.msi, request.scale, request.srf, request.degradation,
                              request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled)
@@ -61,7 +60,8 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
         with io.Staging(fb.is_canceled) as staging:
             t = time.perf_counter()
             core = fb.reporter(0.05, 0.95)
-            result = fuse_to_file(inputs, cfg, staging.path(request.output), core, core.cancelled)
+            result = fuse_to_file(inputs, cfg, staging.path(request.output), core, core.cancelled,
+                                  cloud_optimized=bool(request.cog))
             fuse_s = time.perf_counter() - t
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
@@ -95,10 +95,12 @@ def output_tile_size(inputs: Inputs, cfg: FusionSettings) -> int:
 
 
 def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optional[Progress] = None,
-                 cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES) -> FusionResult:
-    """Fuse the loaded pair into the GeoTIFF ``path``, window by window as the tiles come (the HR
-    cube is never held in memory; the file is deleted on error or cancel). ``result.image`` holds a
-    copy only when the cube is at most ``keep_image_bytes`` (for the report), else None."""
+                 cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES,
+                 cloud_optimized: bool = False) -> FusionResult:
+    """Fuse the loaded pair into the raster ``path`` (GeoTIFF or ENVI by its extension; a COG with
+    ``cloud_optimized``), window by window as the tiles come (the HR cube is never held in memory;
+    the file is deleted on error or cancel). ``result.image`` holds a copy only when the cube is at
+    most ``keep_image_bytes``, else None (the report then reads the written file back)."""
     from dataclasses import replace
 
     pair = inputs.pair
@@ -111,7 +113,7 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
     writer = io.WindowWriter(path, bands, height, width, pair.msi.transform, pair.msi.crs,
                              wavelengths_nm=hsi.wavelengths_nm, descriptions=hsi.descriptions,
                              fwhm_nm=hsi.info.fwhm_nm, bad_bands=hsi.info.bad_bands, valid=inputs.valid_hr(),
-                             cancel=cancel)
+                             cancel=cancel, cloud_optimized=cloud_optimized)
 
     def put(window: Window, block: np.ndarray) -> None:
         writer(window, block)
