@@ -251,7 +251,7 @@ ESTIMATION = ToolSpec(
     short_description="Estimates the blur kernel of a hyperspectral sensor and the spectral response of a "
                       "multispectral one from an image pair, without fusing.",
     tags=("blur", "kernel", "PSF", "spectral response", "SRF", "calibration", "hyperspectral", "multispectral",
-          "Sentinel-2", "Landsat"),
+          "EnMAP", "PRISMA", "Sentinel-2", "Landsat"),
     help=(
         "Estimates, from a low-resolution hyperspectral image (HSI) and a high-resolution multispectral image (MSI) "
         "of the same scene, the blur kernel of the HSI sensor (relative to the MSI grid) and the spectral response "
