@@ -101,10 +101,10 @@ def dependency_message(modules, platform=None):
     missing = missing_dependencies(modules)
     if not missing:
         return None
-    return QCoreApplication.translate(
-        "HsiFusionAlgorithm", "The Python package(s) {} needed by this algorithm are not installed in QGIS's "
-                              "Python. {}").format(", ".join(PIP_NAMES.get(m, m).split("==")[0] for m in missing),
-                                   install_command(missing, platform))
+    names = ", ".join(PIP_NAMES.get(m, m).split("==")[0] for m in missing)
+    text = QCoreApplication.translate("HsiFusionAlgorithm", "The Python package(s) {} needed by this algorithm are "
+                                                            "not installed in QGIS's Python. {}")
+    return text.format(names, install_command(missing, platform))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +174,8 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         return self.tr(self.SPEC.short_description)
 
     def tags(self):
-        return [self.tr(t) for t in self.SPEC.tags]
+        """The tags, translated, and in English too (sensor names and 'pansharpening' are searched so)."""
+        return list(dict.fromkeys([self.tr(t) for t in self.SPEC.tags] + list(self.SPEC.tags)))
 
     def helpUrl(self):  # noqa: N802
         """The README section of this algorithm (GitHub's anchor of its heading)."""

@@ -32,37 +32,37 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="104"/>
+        <location filename="../algorithms/base.py" line="105"/>
         <source>The Python package(s) {} needed by this algorithm are not installed in QGIS&apos;s Python. {}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="286"/>
+        <location filename="../algorithms/base.py" line="287"/>
         <source>{}: the raster could not be loaded</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="288"/>
+        <location filename="../algorithms/base.py" line="289"/>
         <source>{}: only file rasters read by GDAL are supported (this one comes from &apos;{}&apos;); save it as a GeoTIFF first</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="306"/>
+        <location filename="../algorithms/base.py" line="307"/>
         <source>The run was cancelled; no output was written.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="312"/>
+        <location filename="../algorithms/base.py" line="313"/>
         <source>Not enough memory for these images: crop them (Raster &gt; Extraction &gt; Clip) or use fewer bands.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="315"/>
+        <location filename="../algorithms/base.py" line="316"/>
         <source>Could not read or write a file: {}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="318"/>
+        <location filename="../algorithms/base.py" line="319"/>
         <source>Unexpected error ({}): {}</source>
         <translation type="unfinished"></translation>
     </message>
