@@ -151,12 +151,13 @@ def main():
                             fused.renderer().type() == "multibandcolor":
                         break
                     wait(500)
-                STATUS["run"] = {"OUTPUT": CFG["fused"], "REPORT": CFG["report"], "fused_valid": bool(fused and fused.isValid()),
+                STATUS["run"] = {"OUTPUT": CFG["fused"], "REPORT": CFG["report"],
+                                 "fused_valid": bool(fused and fused.isValid()),
                                  "fused_bands": fused.bandCount() if fused else 0}
                 if fused is not None:
                     r = fused.renderer()
-                    STATUS["canvas"] = {"renderer": r.type(), "bands": [getattr(r, n)() for n in ("redBand", "greenBand", "blueBand")]
-                                        if r.type() == "multibandcolor" else []}
+                    bands = [r.redBand(), r.greenBand(), r.blueBand()] if r.type() == "multibandcolor" else []
+                    STATUS["canvas"] = {"renderer": r.type(), "bands": bands}
                     for layer in QgsProject.instance().mapLayers().values():
                         node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
                         if node is not None:

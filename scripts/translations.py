@@ -11,7 +11,7 @@ the algorithms pass them to ``tr()``, into ``build/i18n/tool_specs.py`` as
 Then every ``i18n/hsi_blind_fusion_<lang>.ts`` a translator added is updated the same way and
 compiled with lrelease into the ``.qm`` file the plugin loads for QGIS's locale (``plugin.py``).
 
-    python scripts/translations.py          # needs pylupdate5 and lrelease (Debian: pyqt5-dev-tools, qttools5-dev-tools)
+    python scripts/translations.py    # pylupdate5 and lrelease: Debian pyqt5-dev-tools, qttools5-dev-tools
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def write_spec_sources(path: str = GENERATED) -> str:
 
 
 def sources() -> list:
-    files = sorted(glob.glob(os.path.join(ROOT, "algorithms", "*.py")) + glob.glob(os.path.join(ROOT, "provider", "*.py")))
+    files = sorted(glob.glob(os.path.join(ROOT, "algorithms", "*.py"))
+                   + glob.glob(os.path.join(ROOT, "provider", "*.py")))
     return files + [os.path.join(ROOT, "plugin.py"), write_spec_sources()]
 
 
