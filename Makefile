@@ -11,7 +11,7 @@ export PYTHONPATH := $(ROOT)/.qgis/plugins
 export PYTHONUNBUFFERED := 1
 export OMP_NUM_THREADS ?= $(shell nproc)
 
-.PHONY: setup test test-core demo benchmark zip screenshots clean
+.PHONY: setup test test-core demo benchmark zip screenshots translations clean
 
 setup:
 	@bash scripts/setup.sh
@@ -33,6 +33,11 @@ zip:
 
 screenshots: setup
 	$(PY) scripts/screenshots.py
+
+# i18n/hsi_blind_fusion.ts (the template) and the .qm of every translation; needs pylupdate5 and
+# lrelease (Debian: apt install pyqt5-dev-tools qttools5-dev-tools)
+translations:
+	$(PY) scripts/translations.py
 
 clean:
 	rm -rf demo-output .pytest_cache

@@ -64,15 +64,25 @@ class ConsoleFeedback(Feedback):
         self._end_bar()
 
 
+def _boolean(text: str) -> bool:
+    """``true``/``false`` (also yes/no, 1/0), as qgis_process takes booleans."""
+    value = str(text).strip().lower()
+    if value in ("true", "yes", "1", "on"):
+        return True
+    if value in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _add_options(parser: argparse.ArgumentParser, tool: specs.ToolSpec) -> None:
-    types = {"int": int, "float": float}
+    types = {"int": int, "float": float, "bool": _boolean}
     for p in tool.parameters:
         required = not p.optional and p.default is None
         kwargs = dict(dest=p.key, required=required, metavar=p.name)
         if p.kind in types:
             kwargs["type"] = types[p.kind]
         if p.kind == "enum":
-            kwargs["choices"] = list(p.options)
+            kwargs["choices"] = list(p.current_options())
         if p.default is not None:
             kwargs["default"] = p.default
         help_text = p.help + (f" (default: {p.default})" if p.default not in (None, "") else "")
@@ -116,9 +126,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("interrupted: no output was written", file=sys.stderr)
         return 130
     feedback.finish()
-    for name, _ in tool.numbers:
+    for name, _ in tool.numbers:          # the metrics computed (e.g. no QNR without --hsi/--msi)
         value = outcome.outputs.get(name)
-        print(f"{name}: {'n/a' if value is None else f'{value:.6g}'}")
+        if value is not None:
+            print(f"{name}: {value:.6g}")
     if not args.quiet:
         written = [v for k, v in outcome.outputs.items() if v and k not in dict(tool.numbers)]
         print(f"done in {time.perf_counter() - t0:.1f} s: {', '.join(map(str, written))}", file=sys.stderr)

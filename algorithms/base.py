@@ -1,9 +1,14 @@
 """Shared base of the ``hsifusion`` algorithms: parameters declared from the tool specifications
 (core/workflow/specs.py), dependency checks with the exact install command for the platform, the
-bridge from QGIS's feedback to the workflow's, and error translation.
+workflow's cheap checks before a run (``checkParameterValues``), the bridge from QGIS's feedback to
+the workflow's, error translation, and the colour display of raster outputs (``display.py``).
 
-An algorithm is: parameters -> request -> workflow -> outputs dict. Each subclass names its tool
-(``SPEC``) and the Python packages it needs; everything else is here.
+An algorithm is: parameters -> request -> checks -> workflow -> outputs dict. Each subclass names
+its tool (``SPEC``) and the Python packages it needs; everything else is here.
+
+Translations: user-facing strings go through :meth:`HsiFusionAlgorithm.tr` (context
+``HsiFusionAlgorithm``) with ``{}`` placeholders filled after translation; the tool specifications'
+texts are looked up in the same context (``i18n/``, ``make translations``).
 """
 import importlib.util
 import os
@@ -15,7 +20,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterDefinition,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -27,11 +32,17 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.workflow.feedback import Feedback
+from .compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER
+from .display import attach_colour_renderer
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ICON = os.path.join(PLUGIN_DIR, "icon.svg")
 HELP_URL = "https://github.com/hsi-blind-fusion/hsi_blind_fusion"
 TORCH_VERSION = "2.13.0"
+#: the translation context of every string of the algorithms (pylupdate5 names it after the class)
+TR_CONTEXT = "HsiFusionAlgorithm"
+#: pip's name of the modules whose import name differs
+PIP_NAMES = {"torch": f"torch=={TORCH_VERSION}", "skimage": "scikit-image"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,7 +63,7 @@ def missing_dependencies(modules):
 
 
 def pip_names(modules):
-    return [{"torch": f"torch=={TORCH_VERSION}", "onnxruntime": "onnxruntime"}.get(m, m) for m in modules]
+    return [PIP_NAMES.get(m, m) for m in modules]
 
 
 def install_command(modules, platform=None):
@@ -63,13 +74,14 @@ def install_command(modules, platform=None):
     others = [p for p in pip_names(mods) if not p.startswith("torch")]
     if platform.startswith("win"):
         py = "python -m pip install"
-        prefix = "In the OSGeo4W Shell (Start menu > QGIS > OSGeo4W Shell): "
+        prefix = QCoreApplication.translate("HsiFusionAlgorithm", "In the OSGeo4W Shell (Start menu > QGIS > OSGeo4W "
+                                                                  "Shell): ")
     elif platform == "darwin":
         py = "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user"
-        prefix = "In a Terminal: "
+        prefix = QCoreApplication.translate("HsiFusionAlgorithm", "In a Terminal: ")
     else:
         py = "python3 -m pip install --user"
-        prefix = "In a terminal: "
+        prefix = QCoreApplication.translate("HsiFusionAlgorithm", "In a terminal: ")
     cmds = []
     if torch:
         if platform == "darwin":
@@ -79,16 +91,20 @@ def install_command(modules, platform=None):
             cmds.append(f"{py} torch=={TORCH_VERSION} --index-url https://download.pytorch.org/whl/cpu")
     if others:
         cmds.append(f"{py} {' '.join(others)}")
-    return prefix + " && ".join(cmds) + " , then restart QGIS."
+    return prefix + QCoreApplication.translate("HsiFusionAlgorithm", "{} , then restart QGIS.").format(
+        " && ".join(cmds))
 
 
 def dependency_message(modules, platform=None):
+    """None when every module of ``modules`` can be imported, else what is missing and the command
+    that installs it (translated)."""
     missing = missing_dependencies(modules)
     if not missing:
         return None
-    what = ", ".join(missing)
-    return (f"The Python package(s) {what} needed by this algorithm are not installed in QGIS's Python. "
-            + install_command(missing, platform))
+    names = ", ".join(PIP_NAMES.get(m, m).split("==")[0] for m in missing)
+    text = QCoreApplication.translate("HsiFusionAlgorithm", "The Python package(s) {} needed by this algorithm are "
+                                                            "not installed in QGIS's Python. {}")
+    return text.format(names, install_command(missing, platform))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,14 +145,15 @@ class QgisFeedback(Feedback):
 # ---------------------------------------------------------------------------------------------
 
 class HsiFusionAlgorithm(QgsProcessingAlgorithm):
-    """Base class: subclasses set ``SPEC`` (a ``ToolSpec``) and ``REQUIRES`` (Python packages)."""
+    """Base class: subclasses set ``SPEC`` (a ``ToolSpec``) and ``REQUIRES`` (the Python modules the
+    algorithm imports, checked by ``canExecute()``)."""
 
     SPEC = None
     REQUIRES = ("torch", "rasterio", "scipy")
 
     # -- identity ---------------------------------------------------------------------------
     def tr(self, text):
-        return QCoreApplication.translate("HsiBlindFusion", text)
+        return QCoreApplication.translate(TR_CONTEXT, text)
 
     def name(self):
         return self.SPEC.id
@@ -157,7 +174,8 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         return self.tr(self.SPEC.short_description)
 
     def tags(self):
-        return [self.tr(t) for t in self.SPEC.tags]
+        """The tags, translated, and in English too (sensor names and 'pansharpening' are searched so)."""
+        return list(dict.fromkeys([self.tr(t) for t in self.SPEC.tags] + list(self.SPEC.tags)))
 
     def helpUrl(self):  # noqa: N802
         """The README section of this algorithm (GitHub's anchor of its heading)."""
@@ -176,7 +194,26 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
     def canExecute(self):  # noqa: N802
         msg = dependency_message(self.REQUIRES)
         if msg:
-            return False, self.tr(msg)
+            return False, msg
+        return True, ""
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """QGIS's checks, then the workflow's cheap checks (``core/workflow/checks.py``: output paths,
+        raster headers, the pair's geometry, side files): the dialog, every row of a batch and
+        ``processing.run`` refuse a bad run before it starts, with the message the run would give."""
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok or missing_dependencies(("rasterio",)):
+            return ok, msg  # canExecute() reports a missing rasterio
+        from ..core.errors import FusionError
+        from ..core.workflow import request_type
+        from ..core.workflow.checks import check_request
+
+        try:
+            check_request(request_type(self.SPEC.id).from_values(self.parameter_values(parameters, context)))
+        except (QgsProcessingException, FusionError) as exc:
+            return False, str(exc)
+        except Exception:  # noqa: BLE001 - anything else is left to the run, which reports it in full
+            return True, ""
         return True, ""
 
     # -- parameters ---------------------------------------------------------------------------
@@ -191,17 +228,19 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         if p.kind == "raster":
             q = QgsProcessingParameterRasterLayer(p.name, label, optional=p.optional)
         elif p.kind in ("int", "float"):
-            kind = QgsProcessingParameterNumber.Integer if p.kind == "int" else QgsProcessingParameterNumber.Double
+            kind = NUMBER_INTEGER if p.kind == "int" else NUMBER_DOUBLE
             q = QgsProcessingParameterNumber(p.name, label, kind, defaultValue=p.default, optional=p.optional)
             if p.minimum is not None:
                 q.setMinimum(p.minimum)
             if p.maximum is not None:
                 q.setMaximum(p.maximum)
+        elif p.kind == "bool":
+            q = QgsProcessingParameterBoolean(p.name, label, defaultValue=bool(p.default), optional=p.optional)
         elif p.kind == "enum":
-            q = QgsProcessingParameterEnum(p.name, label, options=list(p.options), defaultValue=p.default)
+            q = QgsProcessingParameterEnum(p.name, label, options=list(p.current_options()), defaultValue=p.default)
             q.setUsesStaticStrings(True)   # DEVICE=cpu in qgis_process and models, not an index
         elif p.kind == "file":
-            q = QgsProcessingParameterFile(p.name, label, behavior=QgsProcessingParameterFile.File,
+            q = QgsProcessingParameterFile(p.name, label, behavior=FILE_BEHAVIOR_FILE,
                                            fileFilter=p.file_filter, optional=p.optional)
         elif p.kind == "raster_out":
             q = QgsProcessingParameterRasterDestination(p.name, label, optional=p.optional,
@@ -213,7 +252,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
             raise ValueError(f"unknown parameter kind {p.kind!r}")
         q.setHelp(self.tr(p.help))
         if p.advanced:
-            q.setFlags(q.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            q.setFlags(q.flags() | FLAG_ADVANCED)
         return q
 
     def parameter_values(self, parameters, context):
@@ -224,6 +263,8 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
             given = parameters.get(p.name) not in (None, "")
             if p.kind == "raster":
                 values[p.name] = self._raster_path(parameters, p.name, context) if given or not p.optional else None
+            elif p.kind == "bool":
+                values[p.name] = self.parameterAsBoolean(parameters, p.name, context) if given else None
             elif p.kind == "int":
                 values[p.name] = self.parameterAsInt(parameters, p.name, context) if given else None
             elif p.kind == "float":
@@ -261,7 +302,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         request_type, run = runner(self.SPEC.id)
         try:
             request = request_type.from_values(self.parameter_values(parameters, context))
-            return run(request, QgisFeedback(feedback)).outputs
+            outputs = run(request, QgisFeedback(feedback)).outputs
         except Cancelled:
             raise QgsProcessingException(self.tr("The run was cancelled; no output was written."))
         except QgsProcessingException:
@@ -276,3 +317,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         except Exception as exc:  # noqa: BLE001 - last resort: keep the traceback in the log for bug reports
             feedback.pushDebugInfo(traceback.format_exc())
             raise QgsProcessingException(self.tr("Unexpected error ({}): {}").format(type(exc).__name__, exc))
+        for p in self.SPEC.parameters:
+            if p.kind == "raster_out":
+                attach_colour_renderer(context, outputs.get(p.name))
+        return outputs

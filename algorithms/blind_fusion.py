@@ -5,9 +5,11 @@ from .base import HsiFusionAlgorithm
 
 class BlindFusionAlgorithm(HsiFusionAlgorithm):
     SPEC = specs.FUSION
-    REQUIRES = ("torch", "onnxruntime", "rasterio", "scipy")
+    #: matplotlib draws the report; onnxruntime is optional (only the non-default backbone start uses
+    #: it, and it falls back to the torch weights with a warning)
+    REQUIRES = ("torch", "rasterio", "scipy", "matplotlib")
     HSI, MSI, MSI2, SCALE, SRF = "HSI", "MSI", "MSI2", "SCALE", "SRF"
     MSI_SENSOR, HSI_SENSOR, DEGRADATION = "MSI_SENSOR", "HSI_SENSOR", "DEGRADATION"
     OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE = "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE"
-    MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED = "MSI_DENOISING", "OUTPUT_GRID", "DEVICE", "SEED"
+    MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED, COG = "MSI_DENOISING", "OUTPUT_GRID", "DEVICE", "SEED", "COG"
     OUTPUT, OUTPUT_DEGRADATION, REPORT = "OUTPUT", "OUTPUT_DEGRADATION", "REPORT"

@@ -5,5 +5,6 @@ from .base import HsiFusionAlgorithm
 
 class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
     SPEC = specs.ESTIMATION
+    REQUIRES = ("torch", "rasterio", "scipy", "matplotlib")   # matplotlib: the report
     HSI, MSI, SCALE, SRF, MSI_SENSOR, HSI_SENSOR = "HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR"
     DEVICE, SEED, OUTPUT, REPORT = "DEVICE", "SEED", "OUTPUT", "REPORT"

@@ -20,13 +20,20 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
         return torch.device("cpu")
-    if name.startswith("cuda"):
+    if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise DeviceUnavailableError(
-                "device 'cuda' was requested but torch sees no CUDA GPU on this machine; "
+                f"device '{name}' was requested but torch sees no CUDA GPU on this machine; "
                 "choose 'auto' or 'cpu', or install a CUDA build of torch")
+        index = name.partition(":")[2]
+        if index:
+            count = torch.cuda.device_count()
+            if not index.isdigit() or int(index) >= count:
+                raise DeviceUnavailableError(
+                    f"device '{name}' was requested but torch sees {count} CUDA GPU(s): choose one of "
+                    + ", ".join(f"cuda:{i}" for i in range(count)) + ", or 'cuda' or 'auto'")
         return torch.device(name)
-    raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
+    raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
 #: assumed free memory when the platform cannot tell (no psutil, no /proc/meminfo)

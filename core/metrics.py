@@ -40,12 +40,43 @@ def sam(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(np.degrees(np.mean(np.arccos(np.clip(cos, -1.0, 1.0))))) if ok.any() else 0.0
 
 
-def ssim(reference: np.ndarray, estimate: np.ndarray, data_range: float | None = None) -> float:
-    """Mean structural similarity over bands (scikit-image, Gaussian-weighted as Wang et al.)."""
+#: SSIM's Gaussian window (Wang et al. 2004): sigma 1.5 pixels, truncated at 3.5 sigma (11 x 11)
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
+
+
+def ssim(reference: np.ndarray, estimate: np.ndarray, data_range: float | None = None,
+         valid: np.ndarray | None = None) -> float:
+    """Mean structural similarity over bands (scikit-image, Gaussian-weighted as Wang et al.).
+
+    With ``valid`` (H, W), the SSIM map is averaged over the pixels whose whole 11 x 11 window lies
+    on valid pixels (and inside the image, as scikit-image does without a mask): invalid pixels
+    neither count as perfect nor leak into their neighbours' scores. ``data_range`` defaults to
+    the reference's range over valid pixels. Both arrays may hold anything (NaN) where invalid."""
     r, e = _pair(reference, estimate)
-    rng = float(r.max() - r.min()) if data_range is None else float(data_range)
-    return float(structural_similarity(r, e, channel_axis=0, data_range=rng or 1.0,
-                                       gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
+    if valid is None:
+        rng = float(r.max() - r.min()) if data_range is None else float(data_range)
+        return float(structural_similarity(r, e, channel_axis=0, data_range=rng or 1.0,
+                                           gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False))
+    from scipy.ndimage import binary_erosion
+
+    ok = np.asarray(valid, dtype=bool)
+    if ok.shape != r.shape[1:]:
+        raise ValueError(f"valid {ok.shape} does not match the images {r.shape[1:]}")
+    rad = SSIM_RADIUS
+    inner = binary_erosion(ok, np.ones((2 * rad + 1, 2 * rad + 1), bool), border_value=0)
+    if not inner.any():
+        raise ValueError("no valid 11 x 11 window: the valid area is too small or too fragmented for SSIM")
+    rv = r[:, ok]
+    rng = float(rv.max() - rv.min()) if data_range is None else float(data_range)
+    # Invalid pixels get the band's valid mean: finite values that only windows left out touch.
+    r, e = r.copy(), e.copy()
+    for img in (r, e):
+        means = np.array([b[ok].mean() for b in img])
+        img[:, ~ok] = means[:, None]
+    _, full = structural_similarity(r, e, channel_axis=0, data_range=rng or 1.0, gaussian_weights=True,
+                                    sigma=SSIM_SIGMA, use_sample_covariance=False, full=True)
+    return float(full[:, inner].mean())
 
 
 def ergas(reference: np.ndarray, estimate: np.ndarray, scale: int) -> float:

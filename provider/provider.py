@@ -33,7 +33,8 @@ class HsiFusionProvider(QgsProcessingProvider):
         return __version__
 
     def supportedOutputRasterLayerExtensions(self):  # noqa: N802
-        return ["tif"]
+        """GeoTIFF first (the default), then ENVI by its interleave (core/io/raster_formats.py)."""
+        return ["tif", "bsq", "bil", "bip"]
 
     def loadAlgorithms(self):  # noqa: N802
         from ..algorithms import all_algorithms

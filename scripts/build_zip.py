@@ -2,9 +2,11 @@
 """Build the plugin zip for QGIS "Install from ZIP": ``dist/hsi_blind_fusion-<version>.zip``.
 
 The zip has one top folder ``hsi_blind_fusion/`` holding what the plugin needs at run time (metadata,
-icon, ``__init__``/``plugin``, the command line (``__main__``/``cli``), ``provider/``, ``algorithms/``, ``core/``, ``models/`` weights) plus the
-README, CHANGELOG, LICENSE and requirements; no tests, benchmarks, training, docs, scripts, virtual
-environments, QGIS profiles, caches or other development files.
+icon, ``__init__``/``plugin``, the command line (``__main__``/``cli``), ``provider/``, ``algorithms/``,
+``core/``, ``models/`` weights, ``i18n/`` when it exists) plus the README, CHANGELOG, LICENSE and the
+run-time requirements (``requirements-runtime.txt``: what QGIS's Python needs, not the development
+set of ``requirements.txt``); no tests, benchmarks, training, docs, scripts, virtual environments,
+QGIS profiles, caches or other development files.
 
     python scripts/build_zip.py [--out dist]
 """
@@ -19,7 +21,8 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = "hsi_blind_fusion"
 TOP_FILES = ("metadata.txt", "__init__.py", "__main__.py", "cli.py", "plugin.py", "icon.svg", "LICENSE", "README.md",
-             "CHANGELOG.md", "requirements.txt")
+             "CHANGELOG.md", "requirements-runtime.txt")
+#: folders packed whole (those that exist: i18n/ only once a translation template was made)
 PACKAGES = ("provider", "algorithms", "core", "i18n")
 #: files of models/ that the plugin loads (training logs and checkpoints of other kinds stay out).
 MODEL_EXTENSIONS = (".onnx", ".pt", ".json")
@@ -38,6 +41,8 @@ def plugin_files() -> list:
     files = [f for f in TOP_FILES if os.path.isfile(os.path.join(ROOT, f))]
     for pkg in PACKAGES:
         base = os.path.join(ROOT, pkg)
+        if not os.path.isdir(base):
+            continue
         for folder, dirs, names in os.walk(base):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
             for n in sorted(names):

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Screenshots of the real QGIS desktop: each algorithm's dialog, and one run from a dialog.
+"""Screenshots of the real QGIS desktop: each algorithm's dialog, one run from a dialog, and its output
+on the map canvas.
 
 Starts ``/usr/bin/qgis`` under Xvfb (``xvfb-run``) with a temporary profile in which the plugin, unpacked
 from the zip that ``make zip`` builds, is installed and enabled. A startup script (``--code``) loads a
 small synthetic scene, opens each algorithm's dialog (``AlgorithmDialog``), checks that every parameter
 has a widget whose label carries its help (tooltip), grabs the dialog (``QWidget.grab()``) into
-``docs/screenshots/<alg>.png`` (8-bit palette PNG, small), then runs ``blindfusion`` from the dialog's
-own parameter values (``getParameterValues()`` then ``processing.run``) and checks its outputs. QGIS exits
-by itself; this script prints what was checked and exits non-zero when something failed.
+``docs/screenshots/<alg>.png`` (8-bit palette PNG, small), then presses Run in the ``blindfusion``
+dialog (``runAlgorithm()``: the checks, the background task, then the loading of the output with its
+post-processor, as a user's click does), waits for the fused raster in the project, checks its
+renderer (true colour: the bands nearest 640 / 550 / 470 nm) and grabs the map canvas into
+``docs/screenshots/fused_true_colour.png``. QGIS exits by itself; this script prints what was checked
+and exits non-zero when something failed.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep]
 
@@ -38,7 +42,7 @@ from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
 from qgis.utils import iface
 
 CFG = json.load(open(os.environ["HSIFUSION_SHOT_CONFIG"]))
-STATUS = {"dialogs": {}, "run": None, "errors": [], "plugin_file": None}
+STATUS = {"dialogs": {}, "run": None, "canvas": None, "errors": [], "plugin_file": None}
 
 
 def save_status():
@@ -50,12 +54,20 @@ def wait(ms):
     from qgis.PyQt.QtCore import QEventLoop
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
-    loop.exec_()
+    loop.exec()
 
 
-def grab(widget, path):
-    img = widget.grab().toImage().convertToFormat(QImage.Format_Indexed8, Qt.ThresholdDither | Qt.AutoColor)
+def grab(widget, path, dither=Qt.ImageConversionFlag.ThresholdDither):
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_Indexed8,
+                                                 dither | Qt.ImageConversionFlag.AutoColor)
     img.save(path, "PNG")
+
+
+def project_layer(source):
+    for layer in QgsProject.instance().mapLayers().values():
+        if layer.source().split("|")[0] == source:
+            return layer
+    return None
 
 
 def check_dialog(alg_id, dlg):
@@ -71,6 +83,8 @@ def check_dialog(alg_id, dlg):
                 info["missing_widget"].append(p.name())
             continue
         label = w.wrappedLabel() if hasattr(w, "wrappedLabel") else None
+        if label is None and hasattr(w, "wrappedWidget"):
+            label = w.wrappedWidget()      # a check box carries its own label (and tooltip)
         tip = label.toolTip() if label is not None else ""
         words = p.help().split()[:4]
         if not all(x in tip for x in words):
@@ -95,8 +109,8 @@ def main():
         import hsi_blind_fusion
         STATUS["plugin_file"] = hsi_blind_fusion.__file__
         reg = QgsApplication.processingRegistry()
-        hsi = QgsRasterLayer(CFG["hsi"], "hsi (20 bands, 16x16)")
-        msi = QgsRasterLayer(CFG["msi"], "msi (8 bands, 64x64)")
+        hsi = QgsRasterLayer(CFG["hsi"], "hsi (20 bands, 32x32)")
+        msi = QgsRasterLayer(CFG["msi"], "msi (8 bands, 128x128)")
         QgsProject.instance().addMapLayers([msi, hsi])
         iface.mapCanvas().setExtent(msi.extent())
         wait(500)
@@ -129,11 +143,32 @@ def main():
                 set_value(dlg, "REPORT", CFG["report"])
                 params = dlg.createProcessingParameters()  # the dialog's values (getParameterValues in later QGIS)
                 info["run_parameters"] = {k: str(v) for k, v in params.items()}
-                res = processing.run("hsifusion:blindfusion", params)
-                STATUS["run"] = {k: str(v) for k, v in res.items()}
-                fused = QgsRasterLayer(res["OUTPUT"], "fused (20 bands, 64x64)")
-                STATUS["run"]["fused_valid"] = fused.isValid()
-                STATUS["run"]["fused_bands"] = fused.bandCount()
+                dlg.runAlgorithm()                          # the Run button: checks, task, loading, post-processor
+                fused = None
+                for _ in range(CFG.get("run_timeout_s", 300) * 2):
+                    fused = project_layer(CFG["fused"])
+                    if fused is not None and fused.renderer() is not None and \
+                            fused.renderer().type() == "multibandcolor":
+                        break
+                    wait(500)
+                STATUS["run"] = {"OUTPUT": CFG["fused"], "REPORT": CFG["report"],
+                                 "fused_valid": bool(fused and fused.isValid()),
+                                 "fused_bands": fused.bandCount() if fused else 0}
+                if fused is not None:
+                    r = fused.renderer()
+                    bands = [r.redBand(), r.greenBand(), r.blueBand()] if r.type() == "multibandcolor" else []
+                    STATUS["canvas"] = {"renderer": r.type(), "bands": bands}
+                    for layer in QgsProject.instance().mapLayers().values():
+                        node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
+                        if node is not None:
+                            node.setItemVisibilityChecked(layer.id() == fused.id())
+                    canvas = iface.mapCanvas()
+                    canvas.setExtent(fused.extent())
+                    canvas.refreshAllLayers()
+                    wait(3000)
+                    path = os.path.join(CFG["out"], "fused_true_colour.png")
+                    grab(canvas, path, Qt.ImageConversionFlag.DiffuseDither)
+                    STATUS["canvas"]["screenshot"] = path
             STATUS["dialogs"][alg_id] = info
             dlg.close()
             wait(300)
@@ -190,7 +225,7 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     plugin_zip = build_zip.build(os.path.join(tmp, "dist"))
     plugins = install_profile(os.path.join(tmp, "profiles"), plugin_zip)
-    scene = write_scene(make_scene(size=64, scale=4, bands=20, snr_db=40.0, seed=0), os.path.join(tmp, "scene"))
+    scene = write_scene(make_scene(size=128, scale=4, bands=20, snr_db=40.0, seed=0), os.path.join(tmp, "scene"))
     cfg = {"hsi": scene["hsi"], "msi": scene["msi"], "truth": scene["truth"], "algs": list(ALGS),
            "out": os.path.abspath(args.out), "status": os.path.join(tmp, "status.json"),
            "fused": os.path.join(tmp, "fused.tif"), "report": os.path.join(tmp, "report.html")}
@@ -242,10 +277,24 @@ def main(argv=None) -> int:
     run = status.get("run")
     if not run or not os.path.exists(run.get("OUTPUT", "")) or not run.get("fused_valid"):
         ok = False
-        print(f"run from the dialog's parameters failed: {run}")
+        print(f"run from the dialog failed: {run}")
     else:
-        print(f"run from the dialog's parameters: {run['OUTPUT']} ({run['fused_bands']} bands), "
+        print(f"run from the dialog: {run['OUTPUT']} ({run['fused_bands']} bands), "
               f"report {os.path.getsize(run['REPORT']) // 1024} KiB")
+        from hsi_blind_fusion.core import io
+        from hsi_blind_fusion.core.display import colour_composite
+
+        canvas = status.get("canvas") or {}
+        wl = io.raster_info(run["OUTPUT"]).wavelengths_nm
+        expected = list(colour_composite(len(wl), wl).band_numbers)
+        shown = canvas.get("bands")
+        if canvas.get("renderer") != "multibandcolor" or shown != expected or not canvas.get("screenshot"):
+            ok = False
+            print(f"fused raster on the canvas: renderer {canvas.get('renderer')}, bands {shown}, expected {expected}")
+        else:
+            print(f"fused raster on the canvas in true colour: bands {shown} "
+                  f"({', '.join(f'{wl[b - 1]:.0f} nm' for b in shown)}), screenshot "
+                  f"{os.path.getsize(canvas['screenshot']) // 1024} KiB")
     if args.keep:
         print("kept", tmp)
     else:

@@ -130,7 +130,10 @@ class Staging:
 
     ``path(final)`` returns a temporary path to write ``final`` to; :meth:`commit` renames every
     staged file onto its destination (after a last cancel check); leaving the ``with`` block
-    without a commit (an error, a cancel) deletes them all."""
+    without a commit (an error, a cancel) deletes them all. A raster's side files (an ENVI
+    ``.hdr``, ``.aux.xml``, ``.ovr``: ``raster_formats.sidecar_files``) go with it; those of a
+    replaced destination that the new file does not have are deleted, so no stale header,
+    statistics or overviews describe the new file."""
 
     def __init__(self, cancel: Optional[Cancel] = None):
         self.cancel = cancel
@@ -145,14 +148,24 @@ class Staging:
 
     def commit(self) -> None:
         check_cancelled(self.cancel)
+        from .raster_formats import sidecar_files
+
         staged, self._staged = self._staged, []
         for tmp, final in staged:
             os.replace(tmp, final)
+            for side_tmp, side_final in zip(sidecar_files(tmp), sidecar_files(final)):
+                if os.path.exists(side_tmp):
+                    os.replace(side_tmp, side_final)
+                else:
+                    remove_quietly(side_final)
 
     def discard(self) -> None:
+        from .raster_formats import sidecar_files
+
         staged, self._staged = self._staged, []
         for tmp, _ in staged:
-            remove_quietly(tmp)
+            for p in [tmp] + sidecar_files(tmp):
+                remove_quietly(p)
 
     def __enter__(self) -> "Staging":
         return self

@@ -1,13 +1,14 @@
-"""Writing the float32 GeoTIFFs the plugin produces: whole (:func:`write_raster`) or window by
+"""Writing the float32 rasters the plugin produces: whole (:func:`write_raster`) or window by
 window (:class:`WindowWriter`, for outputs larger than memory).
 
-Both write straight into the path they are given and delete it if writing fails or is
+The output's extension picks the format (:mod:`.raster_formats`): a tiled GeoTIFF with internal
+overviews when large, optionally a Cloud-Optimized GeoTIFF, or ENVI with its ``.hdr``. Both write
+straight into the path they are given and delete it (and its side files) if writing fails or is
 cancelled; a run that must replace its outputs only when complete writes into the temporary
 paths of a :class:`~.files.Staging`.
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Optional, Sequence
 
@@ -16,7 +17,8 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..progress import Cancel, check_cancelled
 from ..windows import Window
-from .files import remove_quietly
+from .raster_formats import (RasterFormat, creation_profile, finish, geotiff_profile, raster_format,  # noqa: F401
+                             remove_raster_quietly, working_path)
 from .reading import open_quietly, require_rasterio
 from .wavelengths import write_band_metadata
 
@@ -24,39 +26,37 @@ from .wavelengths import write_band_metadata
 NODATA = -9999.0
 
 
-def geotiff_profile(bands: int, h: int, w: int, transform, crs, nodata: float, block: Optional[int] = None) -> dict:
-    """Tiled, DEFLATE-compressed float32 GeoTIFF (BigTIFF when needed), band-interleaved.
-
-    DEFLATE level 1 on all cores: the same size as the default level on float data (predictor 3)
-    in under half the time, and readable everywhere (unlike ZSTD); docs/speed.md."""
-    if block is None:
-        block = 256 if max(h, w) > 256 else max(16, int(2 ** math.ceil(math.log2(max(h, w, 16)))))
-    profile = dict(driver="GTiff", width=w, height=h, count=bands, dtype="float32", transform=transform,
-                   crs=crs, nodata=nodata, tiled=True, blockxsize=block, blockysize=block,
-                   compress="deflate", predictor=3, zlevel=1, num_threads="ALL_CPUS", interleave="band",
-                   BIGTIFF="IF_SAFER")
-    if crs is None:
-        profile.pop("crs")
-    return profile
-
-
-def _check_destination(path: str) -> str:
+def _check_destination(path: str, cloud_optimized: bool = False) -> tuple[str, RasterFormat]:
     path = str(path)
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".tif", ".tiff"):
-        raise InvalidInputError(f"unsupported output format '{ext or '(none)'}' for {path}: use a .tif file")
+    fmt = raster_format(path, cloud_optimized)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InvalidInputError(f"the output folder does not exist: {folder}")
-    return path
+    return path, fmt
+
+
+def _write_metadata(ds, fmt: RasterFormat, bands: int, **metadata) -> None:
+    """The spectral metadata (:func:`~.wavelengths.write_band_metadata`); for ENVI also in the
+    header (GDAL writes the ``ENVI`` domain into the ``.hdr``)."""
+    write_band_metadata(ds, bands, **metadata)
+    if fmt.driver == "ENVI":
+        tags = {k: v for k, v in ds.tags().items() if k in ENVI_HEADER_KEYS}
+        if tags:
+            ds.update_tags(ns="ENVI", **tags)
+
+
+#: dataset tags that go into an ENVI header (the names ENVI and GDAL's ENVI driver use)
+ENVI_HEADER_KEYS = ("wavelength", "wavelength_units", "fwhm", "bbl")
 
 
 def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Optional[np.ndarray] = None,
                  wavelengths_nm: Optional[Sequence[float]] = None,
                  descriptions: Optional[Sequence[Optional[str]]] = None,
                  nodata: float = NODATA, extra_tags: Optional[dict] = None, cancel: Optional[Cancel] = None,
-                 fwhm_nm: Optional[Sequence[float]] = None, bad_bands: Optional[Sequence[bool]] = None) -> str:
-    """Write ``data`` (bands, H, W) as a tiled, DEFLATE-compressed float32 GeoTIFF.
+                 fwhm_nm: Optional[Sequence[float]] = None, bad_bands: Optional[Sequence[bool]] = None,
+                 cloud_optimized: bool = False) -> str:
+    """Write ``data`` (bands, H, W) as a float32 raster: a tiled, DEFLATE-compressed GeoTIFF (with
+    overviews when large; a COG with ``cloud_optimized``) or ENVI, by the extension of ``path``.
 
     Invalid pixels (``valid`` False, or non-finite values) get ``nodata``. Band descriptions come
     from ``descriptions`` or, when absent, from the wavelengths (``"450.0 nm"``); the spectral
@@ -64,7 +64,7 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
     True stops the writing between bands (the file is deleted).
     """
     require_rasterio()
-    path = _check_destination(path)
+    path, fmt = _check_destination(path, cloud_optimized)
     arr = np.array(data, dtype=np.float32, copy=True)
     if arr.ndim == 2:
         arr = arr[None]
@@ -73,28 +73,34 @@ def write_raster(path: str, data: np.ndarray, transform, crs=None, valid: Option
     if valid is not None:
         bad |= ~np.asarray(valid, dtype=bool)[None]
     arr[bad] = nodata
+    target = working_path(path, fmt)
     try:
-        with open_quietly(path, "w", **geotiff_profile(bands, h, w, transform, crs, nodata)) as ds:
+        with open_quietly(target, "w", **creation_profile(fmt, bands, h, w, transform, crs, nodata)) as ds:
             for b in range(bands):
                 check_cancelled(cancel)
                 ds.write(arr[b], b + 1)
-            write_band_metadata(ds, bands, wavelengths_nm, descriptions, extra_tags, fwhm_nm, bad_bands)
+            _write_metadata(ds, fmt, bands, wavelengths_nm=wavelengths_nm, descriptions=descriptions,
+                            extra_tags=extra_tags, fwhm_nm=fwhm_nm, bad_bands=bad_bands)
+        check_cancelled(cancel)
+        finish(path, fmt, cancel)
         check_cancelled(cancel)
     except BaseException:
-        remove_quietly(path)
+        remove_raster_quietly(target)
+        remove_raster_quietly(path)
         raise
     return path
 
 
 class WindowWriter:
-    """The GeoTIFF of :func:`write_raster`, written window by window (large outputs never sit in memory).
+    """The raster of :func:`write_raster`, written window by window (large outputs never sit in memory).
 
     ``writer(window, block)`` (``block`` float32 ``(bands, window.height, window.width)``, NaN =
     nodata) writes one window; :meth:`close` adds the band metadata and closes the file;
     :meth:`abort` (or leaving a ``with`` block by an exception) deletes it. ``valid`` (H, W),
     optional, marks pixels written as nodata whatever the block holds. GDAL's block cache is
     capped at ``cache_bytes`` while this writer works, so dirty blocks do not pile up in memory;
-    windows aligned on the 256-pixel blocks complete whole GeoTIFF tiles.
+    windows aligned on the 256-pixel blocks complete whole GeoTIFF tiles. Overviews and the COG
+    conversion (``cloud_optimized``) happen in :meth:`close`.
     """
 
     def __init__(self, path: str, bands: int, height: int, width: int, transform, crs=None,
@@ -102,9 +108,10 @@ class WindowWriter:
                  descriptions: Optional[Sequence[Optional[str]]] = None, valid: Optional[np.ndarray] = None,
                  nodata: float = NODATA, extra_tags: Optional[dict] = None, cancel: Optional[Cancel] = None,
                  cache_bytes: int = 256 << 20, fwhm_nm: Optional[Sequence[float]] = None,
-                 bad_bands: Optional[Sequence[bool]] = None):
+                 bad_bands: Optional[Sequence[bool]] = None, cloud_optimized: bool = False):
         self._rio = require_rasterio()
-        self.path = _check_destination(path)
+        self.path, self.format = _check_destination(path, cloud_optimized)
+        self.working_path = working_path(self.path, self.format)
         self.bands, self.height, self.width = int(bands), int(height), int(width)
         self.metadata = dict(wavelengths_nm=wavelengths_nm, descriptions=descriptions, extra_tags=extra_tags,
                              fwhm_nm=fwhm_nm, bad_bands=bad_bands)
@@ -112,11 +119,11 @@ class WindowWriter:
         self.nodata, self.cancel, self.cache_bytes = float(nodata), cancel, int(cache_bytes)
         self.pixels_written = 0
         try:
-            profile = geotiff_profile(self.bands, self.height, self.width, transform, crs, self.nodata)
+            profile = creation_profile(self.format, self.bands, self.height, self.width, transform, crs, self.nodata)
             with self._env():
-                self.ds = open_quietly(self.path, "w", **profile)
+                self.ds = open_quietly(self.working_path, "w", **profile)
         except BaseException:
-            remove_quietly(self.path)
+            self._remove()
             raise
 
     def _env(self):
@@ -146,14 +153,16 @@ class WindowWriter:
         self.pixels_written += b.shape[1] * b.shape[2]
 
     def close(self) -> str:
-        """Finish the file (metadata, flush)."""
+        """Finish the file (metadata, flush, overviews or the COG conversion)."""
         if self.ds is None:
             raise ValueError("the writer is closed")
         try:
             with self._env():
-                write_band_metadata(self.ds, self.bands, **self.metadata)
+                _write_metadata(self.ds, self.format, self.bands, **self.metadata)
                 ds, self.ds = self.ds, None
                 ds.close()
+            check_cancelled(self.cancel)
+            finish(self.path, self.format, self.cancel)
             check_cancelled(self.cancel)
         except BaseException:
             self.abort()
@@ -169,7 +178,11 @@ class WindowWriter:
                     ds.close()
             except Exception:  # noqa: BLE001 - the file is deleted anyway
                 pass
-        remove_quietly(self.path)
+        self._remove()
+
+    def _remove(self) -> None:
+        remove_raster_quietly(self.working_path)
+        remove_raster_quietly(self.path)
 
     def __enter__(self) -> "WindowWriter":
         return self
@@ -183,25 +196,29 @@ class WindowWriter:
 
 
 def warp_raster(src_path: str, dst_path: str, crs, transform, width: int, height: int, resampling: str = "cubic",
-                cancel: Optional[Cancel] = None, tile: int = 512) -> str:
-    """Warp a GeoTIFF written by this module onto another grid (``crs``, ``transform``, ``width``
-    x ``height``) into ``dst_path``, window by window, keeping its band metadata and nodata."""
+                cancel: Optional[Cancel] = None, tile: int = 512, cloud_optimized: bool = False) -> str:
+    """Warp a raster written by this module onto another grid (``crs``, ``transform``, ``width`` x
+    ``height``) into ``dst_path`` (any format :class:`WindowWriter` writes), window by window,
+    keeping its band metadata and nodata."""
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
+    from rasterio.windows import Window as RioWindow
 
     from ..windows import tiles
+    from .wavelengths import spectral_metadata
 
     with open_quietly(src_path) as src:
-        tags, descriptions = src.tags(), list(src.descriptions)
-        band_tags = [src.tags(b + 1, ns="IMAGERY") for b in range(src.count)]
+        spectral = spectral_metadata(src)
+        keys = ("wavelength", "wavelength_units", "fwhm", "bbl")
+        tags = {k: v for k, v in src.tags().items() if k.lower() not in keys}
         with WarpedVRT(src, crs=crs, transform=transform, width=width, height=height,
                        resampling=Resampling[resampling], src_nodata=src.nodata, nodata=NODATA) as vrt:
-            writer = WindowWriter(dst_path, src.count, height, width, transform, crs, descriptions=descriptions,
-                                  extra_tags=tags, cancel=cancel)
+            writer = WindowWriter(dst_path, src.count, height, width, transform, crs,
+                                  wavelengths_nm=spectral.wavelengths_nm, fwhm_nm=spectral.fwhm_nm,
+                                  bad_bands=spectral.bad_bands, descriptions=list(src.descriptions), extra_tags=tags,
+                                  cancel=cancel, cloud_optimized=cloud_optimized)
             try:
                 for window in tiles(height, width, tile):
-                    from rasterio.windows import Window as RioWindow
-
                     block = vrt.read(window=RioWindow(window.col, window.row, window.width, window.height))
                     block = block.astype(np.float32)
                     block[block == NODATA] = np.nan
@@ -210,8 +227,4 @@ def warp_raster(src_path: str, dst_path: str, crs, transform, width: int, height
             except BaseException:
                 writer.abort()
                 raise
-    with open_quietly(dst_path, "r+") as ds:
-        for b, t in enumerate(band_tags):
-            if t:
-                ds.update_tags(b + 1, ns="IMAGERY", **t)
     return dst_path

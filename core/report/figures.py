@@ -7,10 +7,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..display import COMPOSITES, colour_composite, finite_wavelengths
+
 #: largest side of the colour previews (pixels); previews are strided down to it.
 PREVIEW_SIDE = 256
 #: wavelengths (nm) of the red, green and blue channels of true-colour previews.
-RGB_NM = (640.0, 550.0, 460.0)
+RGB_NM = COMPOSITES[0][1]
 
 
 def _pyplot():
@@ -27,14 +29,6 @@ def _png(fig) -> str:
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     _pyplot().close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def finite_wavelengths(wl, n) -> Optional[np.ndarray]:
-    """``wl`` as an array when it has ``n`` finite values, else None."""
-    if wl is None:
-        return None
-    a = np.asarray(wl, dtype=float).ravel()
-    return a if a.size == n and np.all(np.isfinite(a)) else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -102,16 +96,9 @@ def loss_figure(losses: dict) -> Optional[str]:
 # ----------------------------------------------------------------------------------------------
 
 def rgb_bands(n_bands: int, wavelengths_nm=None) -> list:
-    """Indices of the red, green, blue channels: the bands nearest 640/550/460 nm when the
-    wavelengths cover the visible range, else three evenly spaced bands (last, middle, first)."""
-    if n_bands < 3:
-        return [0] * 3 if n_bands == 1 else [n_bands - 1, 0, 0]
-    wl = finite_wavelengths(wavelengths_nm, n_bands)
-    if wl is not None and wl.min() <= RGB_NM[2] + 30 and wl.max() >= RGB_NM[0] - 30:
-        idx = [int(np.argmin(np.abs(wl - t))) for t in RGB_NM]
-        if len(set(idx)) == 3:
-            return idx
-    return [n_bands - 1, n_bands // 2, 0] if wl is None else list(np.argsort(wl)[[n_bands - 1, n_bands // 2, 0]])
+    """Indices of the red, green, blue channels, as the map canvas shows the raster
+    (:func:`core.display.colour_composite`: true colour, else a false colour, else evenly spaced bands)."""
+    return list(colour_composite(n_bands, wavelengths_nm).bands)
 
 
 def _stride(h: int, w: int, side: int = PREVIEW_SIDE) -> int:
@@ -146,11 +133,14 @@ def _upsample_nearest_to(a: np.ndarray, shape: tuple) -> np.ndarray:
     return top * (1 - fy) + bot * fy
 
 
-def preview_figure(hsi: np.ndarray, msi: np.ndarray, fused: Optional[np.ndarray] = None,
+def preview_figure(hsi: np.ndarray, msi: np.ndarray, fused=None,
                    hsi_wavelengths_nm=None, msi_wavelengths_nm=None, srf: Optional[np.ndarray] = None) -> str:
     """PNG (base64): colour previews of the upsampled HSI, the MSI and (when given) the fused image.
     HSI and fused share bands and stretch; the MSI's bands come from its wavelengths, else from the
-    responses' centres (``srf`` at the HSI wavelengths), else evenly spaced."""
+    responses' centres (``srf`` at the HSI wavelengths), else evenly spaced. ``fused`` is an array
+    on the MSI grid, or a written raster read back decimated (an object with a
+    ``decimated(bands, out_shape)`` method, ``core/io/rows.py``), so the preview costs a few hundred
+    pixels a side whatever the output's size."""
     plt = _pyplot()
     H, W = msi.shape[1:]
     s = _stride(H, W)
@@ -167,7 +157,10 @@ def preview_figure(hsi: np.ndarray, msi: np.ndarray, fused: Optional[np.ndarray]
     panels = [("HSI (upsampled)", None), ("MSI", _stretch(msi_rgb))]
     ref = hsi_rgb
     if fused is not None:
-        fused_rgb = np.asarray(fused[hb][:, ::s, ::s], dtype=np.float32)
+        if hasattr(fused, "decimated"):
+            fused_rgb = np.asarray(fused.decimated(hb, shape), dtype=np.float32)
+        else:
+            fused_rgb = np.asarray(fused[hb][:, ::s, ::s], dtype=np.float32)
         ref = fused_rgb
         panels.append(("fused", _stretch(fused_rgb, ref)))
     panels[0] = ("HSI (upsampled)", _stretch(hsi_rgb, ref))

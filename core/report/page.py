@@ -49,12 +49,14 @@ def build_report(title: str, settings: dict, kernel: np.ndarray, srf: np.ndarray
                  hsi_wavelengths_nm=None, msi_names=None, timings: Optional[dict] = None,
                  device: Optional[str] = None, warnings: Sequence[str] = (), losses: Optional[dict] = None,
                  extra_tables: Optional[dict] = None, hsi: Optional[np.ndarray] = None,
-                 msi: Optional[np.ndarray] = None, fused: Optional[np.ndarray] = None,
+                 msi: Optional[np.ndarray] = None, fused=None,
                  scale: Optional[int] = None, msi_gain: Optional[np.ndarray] = None,
                  msi_wavelengths_nm=None, hsi_valid: Optional[np.ndarray] = None,
                  msi_valid: Optional[np.ndarray] = None) -> str:
     """The HTML page as a string. ``hsi`` / ``msi`` (and ``fused``) with ``scale`` add the colour
-    previews and the consistency residuals."""
+    previews and the consistency residuals; with ``fused`` also the quality without a reference
+    (QNR, D_lambda, D_s: ``core/qnr.py``). ``fused`` is an array or a written raster read back by
+    strips (``core/io/rows.py``): any output size."""
     t0 = time.perf_counter()
     notes: list = []
     k = np.asarray(kernel)
@@ -84,8 +86,36 @@ def build_report(title: str, settings: dict, kernel: np.ndarray, srf: np.ndarray
         rows = [[r[0], float(g)] + r[1:] for r, g in zip(rows, np.asarray(msi_gain).ravel())]
     body += ["<details><summary>response table</summary>", _table(rows, header), "</details>"]
     if hsi is not None and msi is not None and scale:
+        cache: dict = {}
+
+        def consistency():
+            if "res" not in cache:
+                cache["res"] = consistency_residuals(hsi, msi, k, p, int(scale), msi_gain, fused, hsi_valid,
+                                                     msi_valid)
+            return cache["res"]
+
+        if fused is not None:
+            def no_reference():
+                from ..consistency import mean_relative_residuals
+                from ..qnr import qnr
+
+                q = qnr(fused, hsi, msi, int(scale), k, hsi_valid, msi_valid)
+                means = mean_relative_residuals(consistency())
+                rows = [("QNR = (1 - D_lambda)(1 - D_s)", q.qnr), ("D_lambda (spectral distortion)", q.d_lambda),
+                        ("D_s (spatial distortion)", q.d_s),
+                        ("HSI residual, mean over bands", f"{means['HSI_RESIDUAL']:.2f} %"),
+                        ("MSI residual, mean over bands", f"{means['MSI_RESIDUAL']:.2f} %")]
+                return [_table(rows, ["index", "value"]),
+                        f"<p>QNR (Alparone et al. 2008; 1 is ideal) with the MSI bands in place of the panchromatic "
+                        f"band: Wang-Bovik Q between bands on {q.blocks} blocks of {q.block_hr} x {q.block_hr} fused "
+                        f"pixels ({q.block_lr} x {q.block_lr} HSI pixels), at the MSI's resolution against the HSI's "
+                        "(the MSI degraded with the estimated kernel). Compare it between fusions of the same pair "
+                        "(e.g. with bicubic upsampling); the residuals are the fused image re-degraded with the "
+                        "estimated kernel and response against each input (below, per band).</p>"]
+            _section(body, "Quality without a reference", no_reference, notes)
+
         def residuals():
-            res = consistency_residuals(hsi, msi, k, p, int(scale), msi_gain, fused, hsi_valid, msi_valid)
+            res = consistency()
             out = [_img(residual_figure(res, hsi_wavelengths_nm, names), "residuals")]
             if res["kind"] == "fused":
                 out.append("<p>The fused image X re-degraded with the estimated kernel K and response P, against "

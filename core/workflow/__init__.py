@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "check_request": ".checks",
     "EstimationOutcome": ".estimation", "run_estimation": ".estimation",
     "Feedback": ".feedback", "forward_warnings": ".feedback",
     "FusionOutcome": ".fusion", "fuse_to_file": ".fusion", "run_fusion": ".fusion",
@@ -26,13 +27,21 @@ _LAZY = {
     "Param": ".specs", "ToolSpec": ".specs",
 }
 
-__all__ = [*_LAZY, "runner"]
+__all__ = [*_LAZY, "request_type", "runner"]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def request_type(tool_id: str):
+    """The request class of a tool (torch-free: the QGIS algorithms check requests without torch)."""
+    from .requests import EstimationRequest, FusionRequest, QualityRequest, SimulationRequest
+
+    return {"blindfusion": FusionRequest, "estimatedegradation": EstimationRequest,
+            "simulateobservations": SimulationRequest, "fusionquality": QualityRequest}[tool_id]
 
 
 def runner(tool_id: str):

@@ -11,7 +11,8 @@ from ..progress import check_cancelled
 from ..results import Degradation
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
-from .outputs import HTML, JSON, save_degradation, save_report, settings_table
+from .checks import check_estimation
+from .outputs import save_degradation, save_report, settings_table
 from .requests import EstimationRequest
 from .specs import ESTIMATION
 
@@ -28,8 +29,7 @@ def run_estimation(request: EstimationRequest, feedback: Optional[Feedback] = No
     fb = feedback or Feedback()
     t0 = time.perf_counter()
     fb.progress(0.0, "Reading and checking the inputs")
-    io.check_outputs([(request.output, JSON, "output OUTPUT"), (request.report, HTML, "output REPORT")],
-                     (request.hsi, request.msi, request.srf))
+    check_estimation(request)
     with forward_warnings(fb):
         inputs = load_inputs(request.hsi, request.msi, request.scale, request.srf, None, request.msi_sensor,
                              request.hsi_sensor, cancel=fb.is_canceled)

@@ -3,6 +3,7 @@ GeoTIFF, the degradation JSON and the report written, all outputs committed toge
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -20,11 +21,13 @@ from ..settings import FusionSettings
 from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
-from .outputs import GEOTIFF, HTML, JSON, save_degradation, save_report, settings_table
+from .checks import check_fusion
+from .outputs import save_degradation, save_report, settings_table
 from .requests import FusionRequest
 from .specs import FUSION
 
-#: streaming runs keep a copy of fused images up to this size for the report (previews, residuals)
+#: runs keep a copy of fused images up to this size for the report (larger ones are read back from
+#: the written file: decimated for the previews, by strips for the scores)
 KEEP_IMAGE_BYTES = 256 << 20
 
 
@@ -45,10 +48,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     fb = feedback or Feedback()
     t0 = time.perf_counter()
     fb.progress(0.0, "Reading and checking the inputs")
-    io.check_outputs([(request.output, GEOTIFF, "output OUTPUT"),
-                      (request.output_degradation, JSON, "output OUTPUT_DEGRADATION"),
-                      (request.report, HTML, "output REPORT")],
-                     (request.hsi, request.msi, request.msi2, request.srf, request.degradation))
+    check_fusion(request)
     with forward_warnings(fb):
         inputs = load_inputs(request.hsi, request.msi, request.scale, request.srf, request.degradation,
                              request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled, msi2_path=request.msi2)
@@ -66,12 +66,17 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             core = fb.reporter(0.05, 0.9 if on_msi_grid else 0.95)
             fused_path = staging.path(request.output)
             if on_msi_grid:
-                aligned_path, fused_path = fused_path, staging.path(request.output)
-                result = fuse_to_file(inputs, cfg, aligned_path, core, core.cancelled)
-                fb.progress(0.9, "warping the fused image onto the MSI's grid")
-                _warp_to_msi_grid(inputs, aligned_path, fused_path, fb)
+                # made on the HSI-aligned grid in a temporary GeoTIFF beside the output, then warped
+                aligned_path = io.files.temporary_path(os.path.splitext(request.output)[0] + ".tif")
+                try:
+                    result = fuse_to_file(inputs, cfg, aligned_path, core, core.cancelled)
+                    fb.progress(0.9, "warping the fused image onto the MSI's grid")
+                    _warp_to_msi_grid(inputs, aligned_path, fused_path, fb, cloud_optimized=bool(request.cog))
+                finally:
+                    io.remove_raster_quietly(aligned_path)
             else:
-                result = fuse_to_file(inputs, cfg, fused_path, core, core.cancelled)
+                result = fuse_to_file(inputs, cfg, fused_path, core, core.cancelled,
+                                      cloud_optimized=bool(request.cog))
             fuse_s = time.perf_counter() - t
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
@@ -136,7 +141,8 @@ def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
     return tags
 
 
-def _warp_to_msi_grid(inputs: Inputs, aligned_path: str, path: str, fb: Feedback) -> None:
+def _warp_to_msi_grid(inputs: Inputs, aligned_path: str, path: str, fb: Feedback,
+                      cloud_optimized: bool = False) -> None:
     """The fused image, made on the HSI-aligned grid, warped onto the MSI's own grid and CRS over
     the fused area."""
     from rasterio.warp import transform_bounds
@@ -151,7 +157,8 @@ def _warp_to_msi_grid(inputs: Inputs, aligned_path: str, path: str, fb: Feedback
     box = Window.from_bounds(math.floor(win.row_off), math.ceil(win.row_off + win.height), math.floor(win.col_off),
                              math.ceil(win.col_off + win.width)).clip(msi.height, msi.width)
     grid = msi.transform * Affine.translation(box.col, box.row)
-    io.warp_raster(aligned_path, path, msi.crs, grid, box.width, box.height, "cubic", fb.is_canceled)
+    io.warp_raster(aligned_path, path, msi.crs, grid, box.width, box.height, "cubic", fb.is_canceled,
+                   cloud_optimized=cloud_optimized)
     fb.info(f"the fused image is warped onto the MSI's grid ({box.width} x {box.height} pixels of the MSI)")
 
 
@@ -168,10 +175,12 @@ def output_tile_size(inputs: Inputs, cfg: FusionSettings) -> int:
 
 
 def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optional[Progress] = None,
-                 cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES) -> FusionResult:
-    """Fuse the loaded pair into the GeoTIFF ``path``, window by window as the tiles come (the HR
-    cube is never held in memory; the file is deleted on error or cancel). ``result.image`` holds a
-    copy only when the cube is at most ``keep_image_bytes`` (for the report), else None."""
+                 cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES,
+                 cloud_optimized: bool = False) -> FusionResult:
+    """Fuse the loaded pair into the raster ``path`` (GeoTIFF or ENVI by its extension; a COG with
+    ``cloud_optimized``), window by window as the tiles come (the HR cube is never held in memory;
+    the file is deleted on error or cancel). ``result.image`` holds a copy only when the cube is at
+    most ``keep_image_bytes``, else None (the report then reads the written file back)."""
     from dataclasses import replace
 
     pair = inputs.pair
@@ -185,7 +194,7 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
     flags = hsi.bad_bands if left_out is None else (left_out if hsi.bad_bands is None else hsi.bad_bands | left_out)
     writer = io.WindowWriter(path, inputs.file_bands, height, width, pair.msi.transform, pair.msi.crs,
                              wavelengths_nm=hsi.wavelengths_nm, descriptions=hsi.descriptions, fwhm_nm=hsi.fwhm_nm,
-                             bad_bands=flags, valid=inputs.valid_hr(), cancel=cancel)
+                             bad_bands=flags, valid=inputs.valid_hr(), cancel=cancel, cloud_optimized=cloud_optimized)
 
     def put(window: Window, block: np.ndarray) -> None:
         writer(window, inputs.to_file_bands(block))

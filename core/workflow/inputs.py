@@ -114,17 +114,8 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     MSI (``msi2_path``) is sharpened onto the MSI's grid and joins its bands."""
     t0 = time.perf_counter()
     hi, mi = io.raster_info(hsi_path), io.raster_info(msi_path)
-    m2i = io.raster_info(msi2_path) if msi2_path else _sentinel2_20m_bands(msi_path)
-    m2_keep = None if m2i is None else _within_hsi_range(m2i, hi)
-    if m2_keep is not None and not m2_keep.any():
-        if msi2_path:
-            raise InvalidInputError(f"no band of the second MSI {m2i.name} lies within the HSI's wavelengths")
-        m2i = None
-    msi_bands = mi.count + (int(m2_keep.sum()) if m2i is not None else 0)
-    if m2i is not None and msi_bands >= hi.count:
-        raise InvalidInputError(
-            f"the MSI ({mi.count} bands) and the second MSI ({m2i.count} bands) have {msi_bands} bands together, the "
-            f"HSI {hi.count}: the hyperspectral image must have more bands than the multispectral ones")
+    m2i, m2_keep = second_msi(msi_path, msi2_path, hi)
+    msi_bands = msi_band_count(hi, mi, m2i, m2_keep)
     grid = io.pair_grid(hi, mi, scale)
     srf = io.read_srf_csv(srf_path, msi_bands, hi.count, hi.wavelengths_nm) if srf_path else None
     spec = None
@@ -161,6 +152,33 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
     _apply_sensor_presets(inputs, msi_sensor, hsi_sensor)
     inputs.read_seconds = time.perf_counter() - t0
     return inputs
+
+
+def second_msi(msi_path: str, msi2_path: Optional[str],
+               hsi: io.RasterInfo) -> tuple[Optional[io.RasterInfo], Optional[np.ndarray]]:
+    """The second MSI (the one given, or a Sentinel-2 product's 20 m bands) and which of its bands
+    join the MSI's (those within the HSI's wavelengths); ``(None, None)`` when there is none."""
+    m2i = io.raster_info(msi2_path) if msi2_path else _sentinel2_20m_bands(msi_path)
+    if m2i is None:
+        return None, None
+    keep = _within_hsi_range(m2i, hsi)
+    if not keep.any():
+        if msi2_path:
+            raise InvalidInputError(f"no band of the second MSI {m2i.name} lies within the HSI's wavelengths")
+        return None, None
+    return m2i, keep
+
+
+def msi_band_count(hsi: io.RasterInfo, msi: io.RasterInfo, second: Optional[io.RasterInfo],
+                   keep: Optional[np.ndarray]) -> int:
+    """The MSI bands the fusion sees (the MSI's and the second MSI's that join), checked against
+    the HSI's."""
+    count = msi.count + (int(keep.sum()) if second is not None else 0)
+    if second is not None and count >= hsi.count:
+        raise InvalidInputError(
+            f"the MSI ({msi.count} bands) and the second MSI ({int(keep.sum())} bands) have {count} bands together, "
+            f"the HSI {hsi.count}: the hyperspectral image must have more bands than the multispectral ones")
+    return count
 
 
 def _sentinel2_20m_bands(msi_path: str) -> Optional[io.RasterInfo]:

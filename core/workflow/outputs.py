@@ -12,6 +12,7 @@ from .inputs import Inputs
 from .specs import ToolSpec
 
 GEOTIFF = (".tif", ".tiff")
+RASTER = io.RASTER_EXTENSIONS
 JSON = (".json",)
 HTML = (".html", ".htm")
 CSV = (".csv", ".txt")
@@ -54,8 +55,15 @@ def settings_table(tool: ToolSpec, request, inputs: Inputs) -> dict:
 
 def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
                 extra_timings: Optional[dict] = None) -> str:
-    """The HTML report of a fusion (``result`` a FusionResult) or an estimation (a Degradation)."""
+    """The HTML report of a fusion (``result`` a FusionResult) or an estimation (a Degradation).
+
+    A fused image not kept in memory is read back from the written raster: decimated for the
+    previews (through its overviews), by strips for QNR and the residuals."""
     diag = result.diagnostics
+    fused = getattr(result, "image", None)
+    written = getattr(diag, "written_to", None)
+    if fused is None and written:
+        fused = io.RasterRows(written)
     timings = dict(extra_timings or {})
     timings.update({k: v for k, v in getattr(diag, "timings", {}).items() if isinstance(v, (int, float))})
     settings = dict(settings)
@@ -84,6 +92,6 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
                         hsi_wavelengths_nm=inputs.hsi_wavelengths, msi_names=inputs.msi_names,
                         timings=timings, device=device, warnings=warnings, losses=losses,
                         hsi=inputs.pair.hsi.data, msi=inputs.pair.msi.data, scale=inputs.scale,
-                        fused=getattr(result, "image", None), msi_gain=result.msi_gain,
+                        fused=fused, msi_gain=result.msi_gain,
                         msi_wavelengths_nm=inputs.pair.msi.wavelengths_nm, hsi_valid=inputs.pair.hsi.valid,
                         msi_valid=inputs.pair.msi.valid, extra_tables=tables)

@@ -42,6 +42,7 @@ class FusionRequest(_Request):
     output_grid: str = "hsi"
     device: str = FusionSettings.device
     seed: int = FusionSettings.seed
+    cog: bool = False
     output_degradation: Optional[str] = None
     report: Optional[str] = None
 
@@ -87,9 +88,14 @@ class SimulationRequest(_Request):
 
 @dataclass(frozen=True)
 class QualityRequest(_Request):
-    """Score ``fused`` against ``reference`` (``scale`` for ERGAS, 0 skips it)."""
+    """Score ``fused`` against ``reference`` (``scale`` for ERGAS, 0 skips it) and/or, without a
+    reference, against the fusion's inputs ``hsi`` and ``msi`` (``degradation``: their kernel and
+    response, estimated when None)."""
 
-    reference: str
     fused: str
+    reference: Optional[str] = None
     scale: int = 0
+    hsi: Optional[str] = None
+    msi: Optional[str] = None
+    degradation: Optional[str] = None
     output_csv: Optional[str] = None

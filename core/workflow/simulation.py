@@ -13,7 +13,7 @@ from ..sensor_bands import SENTINEL2_VNIR
 from ..simulation import simulate
 from ..windows import Window
 from .feedback import Feedback, forward_warnings
-from .outputs import GEOTIFF
+from .checks import check_simulation
 from .requests import SimulationRequest
 
 
@@ -27,14 +27,9 @@ def run_simulation(request: SimulationRequest, feedback: Optional[Feedback] = No
 
     fb = feedback or Feedback()
     scale = int(request.scale)
-    io.check_outputs([(request.output_hsi, GEOTIFF, "output OUTPUT_HSI"),
-                      (request.output_msi, GEOTIFF, "output OUTPUT_MSI")],
-                     (request.input, request.kernel_file, request.srf))
     with forward_warnings(fb):
-        info = io.raster_info(request.input)
+        info = check_simulation(request)
         h, w = (info.height // scale) * scale, (info.width // scale) * scale
-        if h == 0 or w == 0:
-            raise InvalidInputError(f"the input ({info.width}x{info.height}) is smaller than the scale {scale}")
         if request.kernel_file:
             kernel = io.read_kernel_file(request.kernel_file)
         else:

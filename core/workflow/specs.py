@@ -8,8 +8,11 @@ same request from the same values.
 """
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
 from ..settings import FusionSettings
@@ -17,13 +20,43 @@ from ..settings import FusionSettings
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def cuda_device_count() -> int:
+    """How many CUDA GPUs torch sees, without importing torch where it is missing or where no
+    NVIDIA GPU can be present (macOS; Linux without the NVIDIA driver's GPU list), so that QGIS
+    loads the plugin fast on ordinary machines."""
+    if "torch" not in sys.modules:
+        if sys.platform == "darwin" or importlib.util.find_spec("torch") is None:
+            return 0
+        gpus = "/proc/driver/nvidia/gpus"
+        if sys.platform.startswith("linux"):
+            try:
+                listed = len(os.listdir(gpus))
+            except OSError:
+                return 0
+            if listed < 2:
+                return listed
+    try:
+        import torch
+
+        return int(torch.cuda.device_count())
+    except Exception:  # noqa: BLE001 - a broken CUDA install: no GPU choices
+        return 0
+
+
+def device_options() -> tuple:
+    """The DEVICE choices: auto, cpu, cuda, and cuda:0 .. cuda:N-1 when torch sees several GPUs."""
+    n = cuda_device_count()
+    return DEVICES + tuple(f"cuda:{i}" for i in range(n)) if n > 1 else DEVICES
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of a tool.
 
-    ``kind`` is one of ``raster``, ``file``, ``int``, ``float``, ``enum``, ``raster_out``,
-    ``file_out``; files and outputs list the ``extensions`` they accept (the first is the
-    default), enums their ``options``."""
+    ``kind`` is one of ``raster``, ``file``, ``int``, ``float``, ``bool``, ``enum``,
+    ``raster_out``, ``file_out``; files and outputs list the ``extensions`` they accept (the first
+    is the default), enums their ``options`` (or, with ``options_now``, the options computed when
+    the tool is built, such as the GPUs of this machine)."""
 
     name: str
     kind: str
@@ -37,6 +70,11 @@ class Param:
     advanced: bool = False
     extensions: tuple = ()
     file_description: str = ""
+    options_now: Optional[Callable[[], tuple]] = None
+
+    def current_options(self) -> tuple:
+        """The enum's options on this machine now."""
+        return tuple(self.options_now()) if self.options_now is not None else tuple(self.options)
 
     @property
     def key(self) -> str:
@@ -147,8 +185,9 @@ TILE_SIZE = Param("TILE_SIZE", "int", "Tile size (MSI pixels, 0 = automatic)", T
 MSI_DENOISING = Param("MSI_DENOISING", "float", "MSI denoising strength (0 = off)", DENOISE_HELP,
                       _DEFAULTS.msi_denoising, 0.0, 5.0, advanced=True)
 DEVICE = Param("DEVICE", "enum", "Compute device",
-               "auto: a CUDA GPU when torch sees one, else the CPU. cuda fails clearly without a GPU.", "auto",
-               options=DEVICES, advanced=True)
+               "auto: a CUDA GPU when torch sees one, else the CPU. cuda fails clearly without a GPU. With several "
+               "GPUs, cuda:0, cuda:1, ... choose one.", "auto",
+               options=DEVICES, advanced=True, options_now=device_options)
 SEED = Param("SEED", "int", "Random seed",
              "Seed of every random choice; the same seed gives the same result on the CPU.", 0, 0, None,
              advanced=True)
@@ -159,6 +198,13 @@ OUTPUT_GRID = Param("OUTPUT_GRID", "enum", "Grid of the fused image",
                     "hsi", options=("hsi", "msi"), advanced=True)
 REPORT = Param("REPORT", "file_out", "Report (HTML)", REPORT_HELP, optional=True, extensions=(".html", ".htm"),
                file_description="HTML files")
+#: raster outputs: GeoTIFF (internal overviews when large) or ENVI by the extension (core/io/raster_formats.py)
+RASTER_EXTENSIONS = (".tif", ".tiff", ".bsq", ".bil", ".bip")
+RASTER_FILES = "GeoTIFF or ENVI files"
+COG = Param("COG", "bool", "Cloud-Optimized GeoTIFF",
+            "Write OUTPUT as a Cloud-Optimized GeoTIFF (tiles and overviews laid out for reading over HTTP); needs a "
+            ".tif output. Without it the GeoTIFF is tiled, with internal overviews when a side exceeds 256 pixels.",
+            False, advanced=True)
 
 FUSION = ToolSpec(
     id="blindfusion", command="fuse", display="Blind HSI-MSI fusion", group="Fusion",
@@ -180,10 +226,13 @@ FUSION = ToolSpec(
         "- Optional starting points: a response CSV (SRF), a sensor preset (MSI_SENSOR, detected automatically "
         "from wavelength metadata), or a degradation JSON from 'Estimate sensor degradation'.\n\n"
         "Outputs\n"
-        "- OUTPUT: float32 GeoTIFF on the MSI grid, one band per HSI band (HSI band names and wavelengths).\n"
+        "- OUTPUT: float32 raster on the MSI grid, one band per HSI band (HSI band names and wavelengths): a tiled "
+        "GeoTIFF with internal overviews (.tif; a Cloud-Optimized GeoTIFF with COG) or ENVI with its .hdr header "
+        "(.bsq, .bil, .bip). Loaded into QGIS in true colour (the bands nearest 640, 550 and 470 nm).\n"
         "- OUTPUT_DEGRADATION (optional): the estimated kernel and response as JSON.\n"
         "- REPORT (optional): an HTML page with the kernel and responses beside their starting points, colour "
-        "previews, per-band consistency residuals, loss curves, settings, timings and the device.\n\n"
+        "previews, quality without a reference (QNR, D_lambda, D_s), per-band consistency residuals, loss curves, "
+        "settings, timings and the device.\n\n"
         "Tips\n"
         "- Start with fewer outer iterations (e.g. 10) to check the setup, then use the default 40.\n"
         "- Give MSI_SENSOR (or let 'auto' detect it) when the MSI is Sentinel-2, Landsat 8/9 or an RGB camera: "
@@ -200,10 +249,10 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED,
+        TILE_SIZE, MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
-              "Float32 GeoTIFF on the MSI grid, one band per HSI band.", extensions=(".tif", ".tiff"),
-              file_description="GeoTIFF files"),
+              "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
+              extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),
         Param("OUTPUT_DEGRADATION", "file_out", "Estimated degradation (JSON)",
               "Optional: the estimated kernel and response, reusable as DEGRADATION.", optional=True,
               extensions=(".json",), file_description="JSON files"),
@@ -215,7 +264,7 @@ ESTIMATION = ToolSpec(
     short_description="Estimates the blur kernel of a hyperspectral sensor and the spectral response of a "
                       "multispectral one from an image pair, without fusing.",
     tags=("blur", "kernel", "PSF", "spectral response", "SRF", "calibration", "hyperspectral", "multispectral",
-          "Sentinel-2", "Landsat"),
+          "EnMAP", "PRISMA", "Sentinel-2", "Landsat"),
     help=(
         "Estimates, from a low-resolution hyperspectral image (HSI) and a high-resolution multispectral image (MSI) "
         "of the same scene, the blur kernel of the HSI sensor (relative to the MSI grid) and the spectral response "
@@ -286,43 +335,74 @@ SIMULATION = ToolSpec(
               "White Gaussian noise at this SNR per band; 0 adds none.", 35.0, 0.0, 200.0),
         SEED,
         Param("OUTPUT_HSI", "raster_out", "Simulated LR hyperspectral image",
-              "Float32 GeoTIFF: SCALE times coarser, same origin, the input's bands and wavelengths.",
-              extensions=(".tif", ".tiff"), file_description="GeoTIFF files"),
+              "Float32 raster (GeoTIFF or ENVI): SCALE times coarser, same origin, the input's bands and wavelengths.",
+              extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),
         Param("OUTPUT_MSI", "raster_out", "Simulated HR multispectral image",
-              "Float32 GeoTIFF on the input grid, one band per response row.", extensions=(".tif", ".tiff"),
-              file_description="GeoTIFF files"),
+              "Float32 raster (GeoTIFF or ENVI) on the input grid, one band per response row.",
+              extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),
     ))
 
 QUALITY_METRICS = (("RMSE", "RMSE"), ("PSNR", "PSNR (dB)"), ("SAM", "SAM (degrees)"), ("SSIM", "SSIM"),
                    ("ERGAS", "ERGAS"))
+NO_REFERENCE_METRICS = (("QNR", "QNR (quality with no reference)"), ("D_LAMBDA", "D_lambda (spectral distortion)"),
+                        ("D_S", "D_s (spatial distortion)"),
+                        ("HSI_RESIDUAL", "HSI residual of the re-degraded fused image (%)"),
+                        ("MSI_RESIDUAL", "MSI residual of the re-degraded fused image (%)"))
 
 QUALITY = ToolSpec(
     id="fusionquality", command="quality", display="Fusion quality", group="Tools",
-    short_description="Scores a fused hyperspectral image against a reference: RMSE, PSNR, SAM, SSIM, ERGAS.",
-    tags=("quality", "metrics", "PSNR", "SAM", "SSIM", "ERGAS", "RMSE", "accuracy", "assessment"),
+    short_description="Scores a fused hyperspectral image against a reference (RMSE, PSNR, SAM, SSIM, ERGAS) or, "
+                      "without one, against the HSI and MSI it was fused from (QNR, D_lambda, D_s, residuals).",
+    tags=("quality", "metrics", "PSNR", "SAM", "SSIM", "ERGAS", "RMSE", "QNR", "no reference", "distortion",
+          "accuracy", "assessment", "pansharpening"),
     help=(
-        "Scores a fused hyperspectral image against a reference of the same grid and bands.\n\n"
+        "Scores a fused hyperspectral image: against a reference of the same grid and bands when you have one, and "
+        "without a reference, against the HSI and MSI it was fused from.\n\n"
         "Inputs\n"
-        "- REFERENCE: the true high-resolution hyperspectral image; FUSED: the image to score, same size and "
-        "bands.\n"
-        "- SCALE: the HSI/MSI pixel-size ratio of the fusion, for ERGAS (0 skips ERGAS).\n\n"
+        "- FUSED: the image to score.\n"
+        "- REFERENCE (optional): the true high-resolution hyperspectral image, same size and bands as FUSED.\n"
+        "- HSI and MSI (optional, together): the inputs of the fusion; FUSED must lie on the MSI grid of their "
+        "common area (as 'Blind HSI-MSI fusion' writes it).\n"
+        "- DEGRADATION (optional, with HSI and MSI): the kernel and response JSON of the fusion; without it they are "
+        "estimated from the HSI and MSI (seconds).\n"
+        "- SCALE: the HSI/MSI pixel-size ratio, for ERGAS (0 skips ERGAS); with HSI and MSI it comes from the pixel "
+        "sizes.\n\n"
         "Outputs\n"
-        "- RMSE (image units), PSNR (dB, peak = reference maximum), SAM (mean spectral angle, degrees), SSIM "
-        "(mean over bands), ERGAS: numeric outputs, usable in graphical models.\n"
-        "- OUTPUT_CSV (optional): the metrics as CSV.\n\n"
+        "- With REFERENCE: RMSE (image units), PSNR (dB, peak = reference maximum), SAM (mean spectral angle, "
+        "degrees), SSIM (mean over bands), ERGAS.\n"
+        "- With HSI and MSI: QNR = (1 - D_lambda)(1 - D_s) (Alparone et al. 2008; 1 is ideal), D_lambda (spectral "
+        "distortion: how the similarities between fused bands differ from those between HSI bands) and D_s "
+        "(spatial distortion: how the similarities between each fused band and each MSI band differ from those "
+        "at the HSI's resolution), on 32 x 32-pixel blocks; HSI_RESIDUAL and MSI_RESIDUAL: the fused image "
+        "re-degraded with the kernel and response against each input (mean relative RMSE over bands, %).\n"
+        "- Every metric is a numeric output (empty when not computed), usable in graphical models; OUTPUT_CSV "
+        "(optional): the metrics as CSV.\n\n"
         "Tips\n"
-        "- Pixels that are nodata in either raster are left out.\n\n"
+        "- Pixels that are nodata in any raster are left out of every metric (SSIM and QNR: windows and blocks "
+        "that touch one).\n"
+        "- Compare QNR between fusions of the same pair (e.g. against bicubic upsampling): its absolute value "
+        "depends on the scene.\n\n"
         "Limits\n"
-        "- Needs a reference: on real data without one, look at the consistency residuals of the fusion report "
-        "instead."),
+        "- QNR rewards consistency with the inputs, not closeness to the truth; with a reference, prefer the "
+        "reference metrics."),
     parameters=(
-        Param("REFERENCE", "raster", "Reference (truth) image", "The true high-resolution hyperspectral image."),
-        Param("FUSED", "raster", "Fused image", "The image to score, on the reference's grid."),
+        Param("FUSED", "raster", "Fused image", "The image to score (on the reference's grid, or on the MSI grid)."),
+        Param("REFERENCE", "raster", "Reference (truth) image",
+              "Optional: the true high-resolution hyperspectral image (RMSE, PSNR, SAM, SSIM, ERGAS).", optional=True),
         Param("SCALE", "int", "Scale factor (for ERGAS; 0 = skip ERGAS)",
-              "HSI/MSI pixel-size ratio of the fusion; ERGAS is not computed when 0.", 0, 0, 64, optional=True),
+              "HSI/MSI pixel-size ratio of the fusion; ERGAS is not computed when 0 (with HSI and MSI it comes from "
+              "their pixel sizes).", 0, 0, 64, optional=True),
+        Param("HSI", "raster", HSI.label,
+              "Optional, with MSI: the hyperspectral input of the fusion (QNR, D_lambda, D_s, residuals).",
+              optional=True),
+        Param("MSI", "raster", MSI.label, "Optional, with HSI: the multispectral input of the fusion.", optional=True),
+        Param("DEGRADATION", "file", "Degradation of the fusion (JSON)",
+              "Optional, with HSI and MSI: the kernel and response of the fusion (OUTPUT_DEGRADATION of 'Blind "
+              "HSI-MSI fusion'); estimated from the HSI and MSI when not given.", optional=True,
+              extensions=(".json",), file_description="JSON files"),
         Param("OUTPUT_CSV", "file_out", "Metrics (CSV)", "Optional: the metrics as CSV.", optional=True,
               extensions=(".csv", ".txt"), file_description="CSV files"),
     ),
-    numbers=QUALITY_METRICS)
+    numbers=QUALITY_METRICS + NO_REFERENCE_METRICS)
 
 TOOLS = (FUSION, ESTIMATION, SIMULATION, QUALITY)

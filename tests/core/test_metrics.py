@@ -46,6 +46,28 @@ def test_ssim_drops_with_noise():
     assert metrics.ssim(X, noisy) < 0.9
 
 
+def test_ssim_over_valid_pixels_only():
+    """A valid rectangle scores as the images cropped to it; what lies in the holes never counts,
+    neither as perfect nor as garbage."""
+    from skimage.metrics import structural_similarity
+
+    est = X + 0.05 * rng.standard_normal(X.shape).astype(np.float32)
+    valid = np.zeros(X.shape[1:], bool)
+    valid[4:30, 2:28] = True
+    r, e = X[:, 4:30, 2:28].astype(np.float64), est[:, 4:30, 2:28].astype(np.float64)
+    crop = structural_similarity(r, e, channel_axis=0, data_range=float(r.max() - r.min()), gaussian_weights=True,
+                                 sigma=1.5, use_sample_covariance=False)
+    assert metrics.ssim(X, est, valid=valid) == pytest.approx(crop, abs=1e-12)
+    holes = est.copy()
+    holes[:, ~valid] = np.nan                                     # garbage or NaN in the holes: same score
+    assert metrics.ssim(X, holes, valid=valid) == pytest.approx(crop, abs=1e-12)
+    holes[:, ~valid] = X[:, ~valid]                               # the truth in the holes: same score
+    assert metrics.ssim(X, holes, valid=valid) == pytest.approx(crop, abs=1e-12)
+    assert metrics.ssim(X, est, valid=np.ones(X.shape[1:], bool)) == pytest.approx(metrics.ssim(X, est))
+    with pytest.raises(ValueError, match="11 x 11"):
+        metrics.ssim(X, est, valid=np.eye(32, dtype=bool))
+
+
 def test_ergas_formula():
     ref = np.stack([np.full((8, 8), 0.5), np.full((8, 8), 0.25)])
     est = ref + np.array([0.05, 0.05])[:, None, None]   # rmse_b = 0.05; ratios 0.1 and 0.2

@@ -63,7 +63,7 @@ def test_report_has_all_sections(small_scene, tmp_path):
         msi_wavelengths_nm=s.msi_centres_nm)
     page = open(path, encoding="utf-8").read()
     for heading in ("Settings", "Timings", "Colour previews", "Blur kernel", "Spectral responses",
-                    "Consistency residuals", "Losses", "Warnings"):
+                    "Quality without a reference", "Consistency residuals", "Losses", "Warnings"):
         assert f"<h2>{heading}" in page, heading
     assert "Device: <b>cpu</b>" in page and "OUTER_ITERATIONS" in page and "1.50 s" in page
     assert "starting kernel" not in page  # titles are inside the PNGs, not the HTML
@@ -125,3 +125,16 @@ def test_workflow_report(scene, tmp_path):
     assert "<h2>Consistency residuals" in page and "<h2>Colour previews" in page
     assert "degradation estimate" in page or len(_pngs(page)) == 5
     assert "figure not drawn" not in page
+    in_memory = re.search(r"D_s \(spatial distortion\)</td><td>([0-9.]+)", page).group(1)
+
+    # an output too large to keep: read back from the written raster (decimated previews, strips)
+    from hsi_blind_fusion.core import io
+
+    written = io.write_raster(str(tmp_path / "fused.tif"), s.truth, inputs.pair.msi.transform, inputs.pair.msi.crs,
+                              wavelengths_nm=s.wavelengths_nm)
+    diagnostics.written_to = written
+    result.image = None
+    out = save_report(inputs, result, str(tmp_path / "q.html"), "Blind HSI-MSI fusion", {}, {})
+    page = open(out, encoding="utf-8").read()
+    assert "<h2>Quality without a reference" in page and len(_pngs(page)) == 5 and "figure not drawn" not in page
+    assert re.search(r"D_s \(spatial distortion\)</td><td>([0-9.]+)", page).group(1) == in_memory

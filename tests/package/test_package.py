@@ -31,10 +31,14 @@ def test_metadata():
     cp = configparser.ConfigParser()
     cp.read(os.path.join(ROOT, "metadata.txt"))
     g = cp["general"]
-    for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email", "repository",
-                "tracker", "tags", "experimental", "hasProcessingProvider", "icon"):
+    for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "repository",
+                "tracker", "tags", "experimental", "hasProcessingProvider", "icon", "category"):
         assert g.get(key), key
     assert g["qgisMinimumVersion"] == "3.22" and g["hasProcessingProvider"] == "yes"
+    assert g["supportsQt6"] == "True" and g["qgisMaximumVersion"] == "4.99"   # loads on QGIS 4 (Qt6)
+    assert g["category"] in ("Raster", "Vector", "Database", "Web", "Mesh")   # a QGIS menu category
+    assert "example.org" not in open(os.path.join(ROOT, "metadata.txt")).read()   # no placeholder contact
+    assert "plugin_dependencies" not in g                                    # no other QGIS plugin needed
     assert os.path.exists(os.path.join(ROOT, g["icon"]))
     for f in ("LICENSE", "CHANGELOG.md", "README.md"):
         assert os.path.exists(os.path.join(ROOT, f)), f

@@ -1,5 +1,7 @@
-"""`make zip`: the plugin zip holds the run-time files only, and a QGIS with a clean plugin folder and a
-fresh profile runs an algorithm from the unpacked zip (not from the checkout)."""
+"""`make zip`: the plugin zip holds the run-time files only (with the run-time requirements, not the
+development ones), and a QGIS with a clean plugin folder and a fresh profile, in a Python environment
+that satisfies the zip's requirements-runtime.txt, runs an algorithm from the unpacked zip (not from
+the checkout)."""
 import json
 import os
 import shutil
@@ -33,8 +35,10 @@ def test_zip_contents(plugin_zip):
     rel = {n.split("/", 1)[1] for n in names}
     for required in ("metadata.txt", "__init__.py", "plugin.py", "icon.svg", "LICENSE", "provider/provider.py",
                      "algorithms/blind_fusion.py", "core/fusion.py", "core/sensor_presets.py", "core/report/page.py",
-                     "core/io/geotiff.py", "core/workflow/fusion.py", "cli.py", "__main__.py"):
+                     "core/io/geotiff.py", "core/workflow/fusion.py", "cli.py", "__main__.py",
+                     "requirements-runtime.txt", "i18n/hsi_blind_fusion.ts", "algorithms/display.py"):
         assert required in rel, required
+    assert "requirements.txt" not in rel                   # the development set (pytest, onnx, pinned torch)
     for n in rel:
         top = n.split("/", 1)[0]
         assert top not in {"tests", "benchmarks", "training", "docs", "scripts", ".venv", ".qgis", "demo-output",
@@ -73,6 +77,16 @@ def test_zip_installs_and_runs(plugin_zip, tmp_path):
     r = subprocess.run([str(venv / "bin" / "python3"), "-c", "import hsi_blind_fusion"], env=env,
                        capture_output=True, text=True)
     assert r.returncode != 0, "the checkout is importable: the test would not prove the zip works"
+    # The zip's run-time requirements are what this environment has (offline: pip may install nothing)
+    requirements = plugins / "hsi_blind_fusion" / "requirements-runtime.txt"
+    r = subprocess.run([str(venv / "bin" / "python3"), "-m", "pip", "install", "--no-index", "--dry-run",
+                        "--disable-pip-version-check", "-r", str(requirements)], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and "Would install" not in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    for line in open(requirements):
+        name = line.split("#")[0].strip().split(">")[0].split("=")[0]
+        if name:
+            assert name in r.stdout, (name, r.stdout)         # "Requirement already satisfied: <name>"
 
     def qp(*args):
         return subprocess.run([EXE, *args], env=env, capture_output=True, text=True, timeout=300)

@@ -30,3 +30,36 @@ def test_batch_of_pairs(make_pair, tmp_path):
 
         np.testing.assert_allclose(io.raster_info(out).wavelengths_nm, s.wavelengths_nm, atol=0.01)
     assert len({o for _, _, o in outputs}) == 3 and all(os.path.exists(o) for _, _, o in outputs)
+
+
+def test_bad_rows_are_refused_before_running(make_pair, tmp_path, monkeypatch):
+    """checkParameterValues() runs the workflow's own checks (metadata only): a bad row is refused with
+    the run's message before anything runs (processing.run, the dialog, qgis_process); the batch dialog
+    of QGIS 3.22, which runs rows without it, gets the same message from the run's first step."""
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    import hsi_blind_fusion.core.workflow as workflow
+
+    s, paths = make_pair(11, size=48)
+    alg = QgsApplication.processingRegistry().createAlgorithmById("hsifusion:blindfusion")
+    good = dict(FAST, HSI=paths["hsi"], MSI=paths["msi"], DEVICE="cpu", OUTPUT=str(tmp_path / "a.tif"))
+    rows = [good,
+            dict(good, HSI=paths["msi"], MSI=paths["hsi"], OUTPUT=str(tmp_path / "b.tif")),     # swapped
+            dict(good, OUTPUT=str(tmp_path / "c.xyz")),                                            # unknown format
+            dict(good, OUTPUT=str(tmp_path / "d.bsq"), COG=True),                                 # COG as ENVI
+            dict(good, OUTPUT=str(tmp_path / "e.bsq"))]                                            # ENVI: fine
+    context = QgsProcessingContext()
+    checked = [alg.checkParameterValues(row, context) for row in rows]
+    assert [ok for ok, _ in checked] == [True, False, False, False, True], checked
+    assert "swapped" in checked[1][1] and ".tif" in checked[2][1] and "Cloud-Optimized" in checked[3][1]
+
+    def must_not_run(tool_id):
+        raise AssertionError("the algorithm ran")
+
+    monkeypatch.setattr(workflow, "runner", must_not_run)
+    with pytest.raises(QgsProcessingException, match="(?s)Unable to execute algorithm.*swapped"):
+        processing.run("hsifusion:blindfusion", rows[1])
+    monkeypatch.undo()
+    results, ok = alg.run(rows[1], QgsProcessingContext(), QgsProcessingFeedback())   # QGIS 3.22's batch path
+    assert not ok and not os.listdir(tmp_path)

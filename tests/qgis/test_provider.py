@@ -38,20 +38,48 @@ def test_provider_and_parameters():
     assert names("hsifusion:blindfusion") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                               "DEGRADATION", "OUTER_ITERATIONS",
                                               "INNER_ITERATIONS", "TILE_SIZE", "MSI_DENOISING", "DEVICE", "SEED",
-                                              "OUTPUT",
-                                              "OUTPUT_DEGRADATION", "REPORT"]
+                                              "COG", "OUTPUT", "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                                       "DEVICE", "SEED", "OUTPUT", "REPORT"]
     assert set(names("hsifusion:simulateobservations")) == {
         "INPUT", "KERNEL_SIZE", "KERNEL_SIGMA", "KERNEL_FILE", "SRF", "SCALE", "SNR_DB", "SEED", "OUTPUT_HSI",
         "OUTPUT_MSI"}
-    assert names("hsifusion:fusionquality") == ["REFERENCE", "FUSED", "SCALE", "OUTPUT_CSV"]
+    assert names("hsifusion:fusionquality") == ["FUSED", "REFERENCE", "SCALE", "HSI", "MSI", "DEGRADATION",
+                                                "OUTPUT_CSV"]
     for i in IDS:
         alg = reg.algorithmById(i)
         assert alg.shortHelpString() and alg.helpUrl().startswith("https://")
         assert all(p.help() for p in alg.parameterDefinitions()), i
     outs = [o.name() for o in reg.algorithmById("hsifusion:fusionquality").outputDefinitions()]
-    assert set(outs) == {"RMSE", "PSNR", "SAM", "SSIM", "ERGAS", "OUTPUT_CSV"}
+    assert set(outs) == {"RMSE", "PSNR", "SAM", "SSIM", "ERGAS", "QNR", "D_LAMBDA", "D_S", "HSI_RESIDUAL",
+                         "MSI_RESIDUAL", "OUTPUT_CSV"}
+    assert prov.supportedOutputRasterLayerExtensions() == ["tif", "bsq", "bil", "bip"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("pansharpening", {"blindfusion", "fusionquality"}), ("EnMAP", {"blindfusion", "estimatedegradation"}),
+    ("Sentinel-2", {"blindfusion", "estimatedegradation"}), ("QNR", {"fusionquality"}),
+    ("hyperspectral", {"blindfusion", "estimatedegradation", "simulateobservations"}),
+])
+def test_toolbox_search_finds_the_algorithms(text, expected):
+    """The Processing toolbox's own filter (QgsProcessingToolboxProxyModel: display name, id, tags,
+    short description) finds our algorithms for the words users type."""
+    from qgis.core import QgsApplication
+    from qgis.gui import QgsProcessingToolboxProxyModel
+    from qgis.PyQt.QtCore import QModelIndex
+
+    model = QgsProcessingToolboxProxyModel(None, QgsApplication.processingRegistry())
+    model.setFilterString(text)
+
+    def shown(parent=QModelIndex()):
+        for row in range(model.rowCount(parent)):
+            index = model.index(row, 0, parent)
+            alg = model.toolboxModel().algorithmForIndex(model.mapToSource(index))
+            if alg is not None and alg.provider().id() == "hsifusion":
+                yield alg.name()
+            yield from shown(index)
+
+    assert set(shown()) >= expected
 
 
 def test_class_constants_are_the_declared_parameters():

@@ -36,6 +36,12 @@ def test_fuse_estimate_quality(scene, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     values = dict(line.split(": ") for line in r.stdout.splitlines())
     assert set(values) == {"RMSE", "PSNR", "SAM", "SSIM", "ERGAS"} and float(values["PSNR"]) > 30
+    r = cli("quality", "--fused", out, "--hsi", paths["hsi"], "--msi", paths["msi"], "--degradation",
+            str(tmp_path / "d.json"))                                  # without a reference
+    assert r.returncode == 0, r.stderr[-3000:]
+    values = dict(line.split(": ") for line in r.stdout.splitlines())
+    assert set(values) == {"QNR", "D_LAMBDA", "D_S", "HSI_RESIDUAL", "MSI_RESIDUAL"}
+    assert 0.8 < float(values["QNR"]) <= 1
 
 
 def test_simulate(scene, tmp_path):

@@ -1,0 +1,107 @@
+"""Output formats by extension: tiled GeoTIFF with internal overviews, Cloud-Optimized GeoTIFF, ENVI
+with its header; side files staged with their raster; written rasters read back by rows or decimated."""
+import os
+
+import numpy as np
+import pytest
+import rasterio
+
+from helpers.rasters import T_MSI, UTM
+from hsi_blind_fusion.core import InvalidInputError, io
+from hsi_blind_fusion.core.io.raster_formats import overview_factors
+from hsi_blind_fusion.core.windows import Window, tiles
+
+WL = [450.0, 550.0, 650.0]
+
+
+@pytest.fixture(scope="module")
+def cube():
+    data = np.random.default_rng(0).random((3, 300, 280)).astype(np.float32)
+    data[:, :8, :8] = np.nan
+    return data
+
+
+def write(path, data, **kw):
+    """Through a staging and window by window, as the fusion writes its output."""
+    with io.Staging() as staging:
+        w = io.WindowWriter(staging.path(str(path)), data.shape[0], *data.shape[1:], T_MSI, UTM, wavelengths_nm=WL,
+                            fwhm_nm=[10.0] * 3, bad_bands=[False, False, True], **kw)
+        for window in tiles(*data.shape[1:], 128):
+            w(window, data[(slice(None),) + window.slices()])
+        w.close()
+        staging.commit()
+    return str(path)
+
+
+def test_overview_factors():
+    assert overview_factors(256, 200) == []
+    assert overview_factors(300, 280) == [2]
+    assert overview_factors(4096, 1000) == [2, 4, 8, 16]
+
+
+def test_geotiff_has_internal_average_overviews(cube, tmp_path):
+    out = write(tmp_path / "f.tif", cube)
+    assert sorted(os.listdir(tmp_path)) == ["f.tif"]                       # internal: no .ovr
+    with rasterio.open(out) as ds:
+        assert ds.overviews(1) == [2] and ds.tags(ns="rio_overview")["resampling"] == "average"
+        ov = ds.read(1, out_shape=(150, 140), masked=True)
+    expected = cube[0, 8:10, 8:10].mean()                                 # one overview pixel = 2x2 average
+    assert ov[4, 4] == pytest.approx(expected, rel=1e-5) and ov.mask[:4, :4].all()
+    small = io.write_raster(str(tmp_path / "s.tif"), cube[:, :64, :64], T_MSI, UTM)
+    with rasterio.open(small) as ds:
+        assert ds.overviews(1) == []
+
+
+def test_cloud_optimized_geotiff(cube, tmp_path):
+    out = write(tmp_path / "c.tif", cube, cloud_optimized=True)
+    assert sorted(os.listdir(tmp_path)) == ["c.tif"]                       # the working GeoTIFF is gone
+    with rasterio.open(out) as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and ds.overviews(1)
+        assert ds.nodata == io.NODATA and ds.crs == UTM and ds.transform == T_MSI
+    info = io.raster_info(out)
+    np.testing.assert_allclose(info.wavelengths_nm, WL)
+    np.testing.assert_allclose(info.fwhm_nm, [10.0] * 3)
+    with pytest.raises(InvalidInputError, match="ENVI"):
+        io.raster_format(str(tmp_path / "x.bsq"), cloud_optimized=True)
+
+
+@pytest.mark.parametrize("ext,interleave", [(".bsq", "bsq"), (".bil", "bil"), (".bip", "bip")])
+def test_envi_with_spectral_header(cube, tmp_path, ext, interleave):
+    out = write(tmp_path / f"f{ext}", cube)
+    names = sorted(os.listdir(tmp_path))
+    assert f"f{ext}" in names and "f.hdr" in names and not [n for n in names if ".part" in n], names
+    header = open(tmp_path / "f.hdr").read()
+    assert f"interleave = {interleave}" in header and "data ignore value = -9999" in header
+    assert "wavelength = {450.00, 550.00, 650.00}" in header and "fwhm = {10.00, 10.00, 10.00}" in header
+    assert "wavelength units = Nanometers" in header and "bbl = {1, 1, 0}" in header
+    info = io.raster_info(out)
+    np.testing.assert_allclose(info.wavelengths_nm, WL)
+    assert info.bad_bands.tolist() == [False, False, True] and info.nodata == io.NODATA
+    np.testing.assert_allclose(io.RasterRows(out).read(10, 20), cube[:, 10:20])
+
+
+def test_staging_keeps_side_files_with_their_raster(cube, tmp_path):
+    stale = tmp_path / "f.tif.aux.xml"                     # QGIS's statistics of an earlier f.tif
+    write(tmp_path / "f.tif", cube[:, :64, :64])
+    stale.write_text("<PAMDataset/>")
+    write(tmp_path / "f.tif", cube[:, :64, :64])
+    assert not stale.exists()                              # they described the replaced file
+    with io.Staging() as staging:                          # an aborted ENVI run leaves nothing
+        w = io.WindowWriter(staging.path(str(tmp_path / "g.bsq")), 3, 64, 64, T_MSI, UTM, wavelengths_nm=WL)
+        w(Window(0, 0, 64, 64), cube[:, :64, :64])
+        w.close()
+    assert sorted(os.listdir(tmp_path)) == ["f.tif"]
+
+
+def test_rows_and_decimated_reads(cube, tmp_path):
+    out = write(tmp_path / "f.tif", cube)
+    rows = io.RasterRows(out)
+    assert rows.shape == cube.shape
+    got = rows.read(0, 16)
+    assert np.isnan(got[:, :8, :8]).all()
+    np.testing.assert_allclose(got[:, 8:, 8:], cube[:, 8:16, 8:])
+    part = io.RasterRows(out, Window(100, 40, 50, 60))
+    np.testing.assert_allclose(part.read(5, 10), cube[:, 105:110, 40:100])
+    small = rows.decimated([2, 0], (75, 70))
+    assert small.shape == (2, 75, 70) and np.isnan(small[:, 0, 0]).all()
+    assert small[0, 10, 10] == pytest.approx(cube[2, 40:44, 40:44].mean(), rel=1e-4)
