@@ -35,10 +35,10 @@ def test_provider_and_parameters():
     assert prov.name() == "HSI blind fusion"
     assert sorted(a.id() for a in prov.algorithms()) == sorted(IDS)
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
-    assert names("hsifusion:blindfusion") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
-                                              "DEGRADATION", "OUTER_ITERATIONS",
-                                              "INNER_ITERATIONS", "TILE_SIZE", "MSI_DENOISING", "DEVICE", "SEED",
-                                              "COG", "OUTPUT", "OUTPUT_DEGRADATION", "REPORT"]
+    assert names("hsifusion:blindfusion") == ["HSI", "MSI", "MSI2", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
+                                              "DEGRADATION", "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE",
+                                              "MSI_DENOISING", "OUTPUT_GRID", "DEVICE", "SEED", "COG", "OUTPUT",
+                                              "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                                       "DEVICE", "SEED", "OUTPUT", "REPORT"]
     assert set(names("hsifusion:simulateobservations")) == {
