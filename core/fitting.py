@@ -24,6 +24,7 @@ from .reconstruction_net import ReconstructionNet
 from .results import Degradation
 from .scene_windows import SceneWindows
 from .settings import FusionSettings
+from .guard import sample_windows
 from .windows import Window
 
 
@@ -102,6 +103,9 @@ class Fitter:
         self.crops = CropSampler(cfg, obs, self.scale * math.ceil(radius / self.scale), cfg.seed)
         self.tv_weight = cfg.tv_weight
         self.tv_scale = 0.0
+        self.holdout = None if cfg.stopping != "converged" else holdout_pixels(obs.hsi_valid, cfg.holdout_fraction,
+                                                                               cfg.seed)
+        self.outer_run, self.stop_reason = 0, ""
 
     def refresh(self) -> None:
         with torch.no_grad():
@@ -129,6 +133,8 @@ class Fitter:
         hr_rows, hr_cols = crop.hr.slices()
         y_hat = blur_downsample(x_region, kernel, s)[:, li_rows, li_cols]
         w_lr = obs.lr_weights(lr_rows, lr_cols).to(x_region.dtype)
+        if self.holdout is not None:
+            w_lr = w_lr * (~self.holdout[lr_rows, lr_cols]).to(x_region.dtype)
         count = w_lr.sum() * (y_hat.shape[0] if w_lr.dim() == 2 else 1)
         lr_term = (torch.abs(y_hat - obs.y[:, lr_rows, lr_cols]) * w_lr).sum() / (count + 1e-12)
         xi = x_region[:, in_rows, in_cols]
@@ -153,6 +159,13 @@ class Fitter:
         self.crops.pool_size = 0 if self.scene.cached else self._pool_size()
         self._calibrate_tv()
         total = max(1, cfg.outer_iterations)
+        probes = sample_windows(*self.obs.hr_shape, self.scale, cfg.seed + 1, side=128, count=4)
+        watch = None if self.holdout is None or not cfg.fits_network else Convergence(cfg)
+        if watch is not None:
+            losses["held-out LR consistency"] = [self.held_out_error(probes)]
+            watch.update(losses["held-out LR consistency"][0])
+            best = self._state()
+        self.stop_reason = f"the schedule's {cfg.outer_iterations} outer iterations ran"
         for outer in range(cfg.outer_iterations):
             if cfg.mode == "alternating":
                 losses["degradation"].append(self._steps((opt_deg,), cfg.inner_iterations, train_net=False,
@@ -170,8 +183,21 @@ class Fitter:
             dropped = self.crops.renew()
             if dropped is not None:
                 self.scene.forget(dropped.region)
+            self.outer_run = outer + 1
             self.report((outer + 1) / total,
                         f"fusion, outer iteration {outer + 1}/{cfg.outer_iterations}: loss {losses['reconstruction'][-1]:.3e}")
+            if watch is not None:
+                losses["held-out LR consistency"].append(self.held_out_error(probes))
+                stop = watch.update(losses["held-out LR consistency"][-1])
+                if watch.best_at == outer + 1:
+                    best = self._state()
+                if stop and outer + 1 < cfg.outer_iterations:
+                    self.stop_reason = (f"converged: the held-out LR consistency stopped improving (best after outer "
+                                        f"iteration {watch.best_at}, kept; stopped after {outer + 1})")
+                    self.report(1.0, f"fusion converged after {outer + 1} outer iterations")
+                    break
+        if watch is not None:
+            self._restore(best)        # the iterate that predicted the held-out pixels best
         self.scene.forget()
         self.crops.pool.clear()
         with torch.no_grad():
@@ -215,6 +241,64 @@ class Fitter:
                 o.step()
             total += float(loss.detach())
         return total / max(1, steps)
+
+
+    def _state(self) -> dict:
+        """A copy of what the fitting changes: the network's weights, K and P."""
+        return {name: {k: v.detach().clone() for k, v in module.state_dict().items()}
+                for name, module in (("net", self.net), ("kernel", self.kernel_layer), ("response", self.response_layer))}
+
+    def _restore(self, state: dict) -> None:
+        for name, module in (("net", self.net), ("kernel", self.kernel_layer), ("response", self.response_layer)):
+            module.load_state_dict(state[name])
+
+    def held_out_error(self, windows: list[Window]) -> float:
+        """Mean ``|(X*K)↓s − Y|`` of the current image over the held-out LR pixels inside ``windows``
+        (away from their edges, where the blur would reach outside)."""
+        s, obs = self.scale, self.obs
+        edge = math.ceil(self.kernel_layer.size // 2 / s) + 1
+        total, count = 0.0, 0.0
+        with torch.no_grad():
+            kernel = self.kernel_layer()
+            for w in windows:
+                x = self.image_and_start(w)[0]
+                lr = w.to_lr(s)
+                inner = Window(edge, edge, max(0, lr.height - 2 * edge), max(0, lr.width - 2 * edge))
+                rows, cols = inner.offset(lr.row, lr.col).slices()
+                use = self.holdout[rows, cols] & obs.hsi_valid[rows, cols]
+                d = (blur_downsample(x, kernel, s)[:, inner.rows, inner.cols] - obs.y[:, rows, cols]).abs()
+                total += float(d[:, use].sum())
+                count += float(use.sum()) * d.shape[0]
+        return total / max(count, 1.0)
+
+
+class Convergence:
+    """When more iterations stop paying: the held-out error has not improved by more than
+    ``convergence_tol`` (relative) for ``patience`` outer iterations, after at least
+    ``min_outer_iterations``."""
+
+    def __init__(self, cfg: FusionSettings):
+        self.cfg = cfg
+        self.best, self.best_at, self.seen, self.since = math.inf, 0, -1, 0
+
+    def update(self, error: float) -> bool:
+        """Record the error after the next outer iteration (the first call: the start); True when
+        the alternation should stop."""
+        self.seen += 1
+        if error < self.best * (1 - self.cfg.convergence_tol):
+            self.best, self.best_at, self.since = error, self.seen, 0
+        else:
+            self.since += 1
+        return self.seen >= self.cfg.min_outer_iterations and self.since >= self.cfg.patience
+
+
+def holdout_pixels(valid: torch.Tensor, fraction: float, seed: int) -> torch.Tensor | None:
+    """A fixed random share of the valid LR pixels, left out of the fitting's LR term to judge it."""
+    if fraction <= 0:
+        return None
+    g = torch.Generator().manual_seed(int(seed) + 7919)
+    held = torch.rand(tuple(valid.shape), generator=g) < fraction
+    return held.to(valid.device) & valid
 
 
 def _total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -146,7 +146,8 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         msi_noise_std=None if msi_noise is None else (msi_noise.cpu().numpy() * pair.z_unit).tolist(),
         classical_ridge=scene.estimator.ridge if scene.estimator is not None else None,
         tile_size=tile, cached=scene.cached, estimation=deg.diagnostics, estimated_kernel=deg.kernel,
-        estimated_srf=deg.srf, timings=timings, losses=losses, guard=guard, written=written)
+        estimated_srf=deg.srf, timings=timings, losses=losses, guard=guard, written=written,
+        outer_iterations_run=fitter.outer_run, stop_reason=fitter.stop_reason or "no fitting (0 iterations)")
     return FusionResult(
         image=sink.image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
         msi_gain=srf_n.sum(axis=1) * pair.z_unit / pair.y_unit,

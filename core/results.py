@@ -72,6 +72,9 @@ class FusionDiagnostics:
     losses: dict = field(default_factory=dict)
     #: the file the image was written to window by window, if any
     written_to: Optional[str] = None
+    #: outer iterations that ran, and why the alternation stopped
+    outer_iterations_run: int = 0
+    stop_reason: str = ""
     #: the guard's figures (guard.ConsistencyCheck; None when it was off)
     guard: Optional[object] = None
     #: what the output holds: "fusion", or "upsampled HSI" when the guard found the fusion no better

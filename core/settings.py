@@ -17,6 +17,7 @@ MODES = ("alternating", "separate", "joint")
 INITIAL_ESTIMATES = ("classical", "backbone", "auto")
 TV_TARGETS = ("correction", "image")
 GUARD_ACTIONS = ("fallback", "warn", "off")
+STOPPING = ("converged", "fixed")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ class FusionSettings:
     #: strength of the non-local means on the MSI before it guides the start and the fitting;
     #: 0 = off [filter width in units of the expected distance of two noisy patches]
     msi_denoising: float = 0.85
+    #: "converged": stop the alternation once the held-out LR consistency stops improving (the
+    #: outer/inner iterations are then a maximum); "fixed": always run them all (the paper's schedule)
+    stopping: str = "converged"
+    #: outer iterations run before the convergence test may stop [count]
+    min_outer_iterations: int = 2
+    #: outer iterations without an improvement of the held-out consistency before stopping [count]
+    patience: int = 2
+    #: an improvement smaller than this fraction of the held-out error does not count
+    convergence_tol: float = 1e-3
+    #: share of the valid LR pixels held out of the fitting to judge it [fraction]
+    holdout_fraction: float = 1 / 16
     #: the guard (guard.py): "fallback" writes the upsampled HSI when the fused image fits neither
     #: input better than it, "warn" only says so, "off" skips the check
     guard: str = "fallback"
@@ -84,6 +96,8 @@ class FusionSettings:
             raise InvalidInputError("iteration counts must be zero or positive")
         if self.msi_denoising < 0:
             raise InvalidInputError(f"the MSI denoising strength must be 0 (off) or positive, got {self.msi_denoising}")
+        if self.stopping not in STOPPING:
+            raise InvalidInputError(f"unknown stopping rule {self.stopping!r}; use one of {', '.join(STOPPING)}")
         if self.guard not in GUARD_ACTIONS:
             raise InvalidInputError(f"unknown guard action {self.guard!r}; use one of {', '.join(GUARD_ACTIONS)}")
         if self.tile_size is not None and self.tile_size < 1:

@@ -80,7 +80,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             fuse_s = time.perf_counter() - t
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
-                    "window by window)")
+                    f"window by window); {d.outer_iterations_run} outer iterations: {d.stop_reason}")
             fb.info(offset_message(inputs, result))
             for w in guard_messages(result):
                 fb.warning(w)

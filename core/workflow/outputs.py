@@ -76,6 +76,8 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
         losses["degradation estimate (residual per round)"] = list(estimation.residuals)
     device = getattr(diag, "device", None) or "cpu (the estimation runs in NumPy)"
     tables = {}
+    if getattr(diag, "stop_reason", ""):
+        tables["Iterations"] = [("outer iterations run", diag.outer_iterations_run), ("why it stopped", diag.stop_reason)]
     guard = getattr(diag, "guard", None)
     if guard is not None:
         tables["Guard: the fused image against the upsampled HSI (relative residual, lower is better)"] = [

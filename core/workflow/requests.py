@@ -39,6 +39,7 @@ class FusionRequest(_Request):
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0
     msi_denoising: float = FusionSettings.msi_denoising
+    stop_when_converged: bool = True
     output_grid: str = "hsi"
     device: str = FusionSettings.device
     seed: int = FusionSettings.seed
@@ -51,6 +52,7 @@ class FusionRequest(_Request):
         return replace(base or FusionSettings(), outer_iterations=int(self.outer_iterations),
                        inner_iterations=int(self.inner_iterations), device=self.device, seed=int(self.seed),
                        msi_denoising=float(self.msi_denoising),
+                       stopping="converged" if self.stop_when_converged else "fixed",
                        tile_size=int(self.tile_size) if self.tile_size and int(self.tile_size) > 0 else None)
 
 

@@ -176,7 +176,8 @@ DEGRADATION = Param("DEGRADATION", "file", "Starting degradation (JSON from 'Est
                     "Optional kernel and response estimated earlier; the fusion starts from them.", optional=True,
                     extensions=(".json",), file_description="JSON files")
 OUTER_ITERATIONS = Param("OUTER_ITERATIONS", "int", "Outer iterations",
-                         "Alternations between the image and the degradation estimates.",
+                         "Alternations between the image and the degradation estimates (at most: see "
+                         "STOP_WHEN_CONVERGED).",
                          _DEFAULTS.outer_iterations, 1, 10000)
 INNER_ITERATIONS = Param("INNER_ITERATIONS", "int", "Inner iterations", "Gradient steps per outer iteration.",
                          _DEFAULTS.inner_iterations, 1, 10000, advanced=True)
@@ -201,6 +202,11 @@ REPORT = Param("REPORT", "file_out", "Report (HTML)", REPORT_HELP, optional=True
 #: raster outputs: GeoTIFF (internal overviews when large) or ENVI by the extension (core/io/raster_formats.py)
 RASTER_EXTENSIONS = (".tif", ".tiff", ".bsq", ".bil", ".bip")
 RASTER_FILES = "GeoTIFF or ENVI files"
+STOP_WHEN_CONVERGED = Param(
+    "STOP_WHEN_CONVERGED", "bool", "Stop when converged",
+    "Stop the alternation once a share of the HSI's pixels, held out of the fitting, stops being predicted better "
+    "(OUTER_ITERATIONS is then a maximum, and the iterate that predicted them best is kept). Off: run every "
+    "iteration, the paper's schedule.", True, advanced=True)
 COG = Param("COG", "bool", "Cloud-Optimized GeoTIFF",
             "Write OUTPUT as a Cloud-Optimized GeoTIFF (tiles and overviews laid out for reading over HTTP); needs a "
             ".tif output. Without it the GeoTIFF is tiled, with internal overviews when a side exceeds 256 pixels.",
@@ -249,7 +255,7 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
               extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -322,3 +323,24 @@ def test_settings_are_frozen_and_keywords_override_a_copy():
         cfg.outer_iterations = 5
     with pytest.raises(InvalidInputError, match="mode"):
         FusionSettings(mode="both")
+
+
+def test_stops_when_converged_and_keeps_the_best_iterate():
+    """With the default stopping rule the alternation ends once the held-out LR pixels stop being
+    predicted better (never before min_outer_iterations), and the kept image is the best iterate's;
+    the paper's fixed schedule runs every iteration."""
+    x = synthetic_cube(64, seed=4)
+    y, z = simulate(x, gaussian_kernel(9, 1.5), synthetic_srf(), 4, snr_db=35.0, seed=0)
+    cfg = FusionSettings(outer_iterations=8, inner_iterations=2, device="cpu")
+    r = fuse(y, z, scale=4, settings=cfg)
+    d = r.diagnostics
+    curve = d.losses["held-out LR consistency"]
+    assert 2 <= d.outer_iterations_run <= 8 and len(curve) == d.outer_iterations_run + 1
+    if d.outer_iterations_run < 8:
+        assert d.stop_reason.startswith("converged")
+    best = int(np.argmin(curve))
+    if best == 0:       # the start predicted best: the kept image is the start itself
+        start = fuse(y, z, scale=4, settings=replace(cfg, outer_iterations=0))
+        np.testing.assert_allclose(r.image, start.image, atol=1e-6)
+    fixed = fuse(y, z, scale=4, settings=replace(cfg, stopping="fixed", outer_iterations=3))
+    assert fixed.diagnostics.outer_iterations_run == 3 and "held-out LR consistency" not in fixed.diagnostics.losses
