@@ -175,5 +175,6 @@ def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int) -> in
 
 def streaming_reach(scale: int) -> int:
     """HR pixels of context a streamed tile needs with the default kernel support (2·scale + 1),
-    rounded up: the classical start's back-projections, the guidance maps, the network's receptive field."""
-    return 24 * scale
+    rounded up: the classical start's upsampling, the guidance maps, the network's receptive field
+    (the start's back-projections are LR state: initial_estimate.ClassicalEstimator.back_project)."""
+    return 10 * scale

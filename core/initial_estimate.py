@@ -54,11 +54,15 @@ class ClassicalEstimator:
     residual_weight: torch.Tensor | None = None   # (bands, h, w): 0 where an HSI band is invalid (not back-projected)
     held_out: "HeldOutCheck | None" = None         # the MSI against the HSI's neighbours on held-out LR pixels
 
+    #: (bands, h, w): the back-projected LR residuals, summed (set by :meth:`back_project`)
+    lr_correction: torch.Tensor | None = None
+
     @property
     def margin(self) -> int:
-        """HR pixels of context a window needs so that it matches the whole-image result."""
-        s, k = self.scale, self.kernel.shape[-1]
-        need = self.back_projections * (k // 2 + 3 * s) + 3 * s + int(math.ceil(3 * self.shape_sigma)) + 2
+        """HR pixels of context a window needs so that it matches the whole-image result: the
+        upsampling of the LR maps and the dark-pixel smoothing (the back-projections are LR state)."""
+        s = self.scale
+        need = 3 * s + int(math.ceil(3 * self.shape_sigma)) + 2
         return s * int(math.ceil(need / s))
 
     def whole(self, check: Callable[[], None] | None = None, band_rows: int = 256) -> torch.Tensor:
@@ -71,6 +75,25 @@ class ClassicalEstimator:
             parts.append(self.region(Window.from_bounds(r0, min(height, r0 + band_rows), 0, width)))
         return torch.cat(parts, dim=1)
 
+    def _chunks(self, band_chunk: int) -> list[slice]:
+        bands = self.y.shape[0]
+        return [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
+
+    def _regression(self, grown: Window, chunks: list[slice]) -> torch.Tensor:
+        """The local regression applied to the HR MSI on a window snapped to the LR grid (exact away
+        from the window's edges by the upsampling's reach)."""
+        s = self.scale
+        lr = grown.to_lr(s).slices()
+        z = self.z[:, grown.rows, grown.cols]
+        hh, ww = grown.shape
+        x = torch.empty((self.y.shape[0], hh, ww), dtype=self.y.dtype, device=self.y.device)
+        for c in chunks:
+            xc = x[c]                                                        # a view: written in place
+            xc.copy_(upsample(self.offset[c, lr[0], lr[1]], s, hh, ww))
+            for m in range(z.shape[0]):
+                xc.add_(upsample(self.coef[m][c, lr[0], lr[1]], s, hh, ww).mul_(z[m]))
+        return x
+
     def region(self, window: Window, band_chunk: int = 16) -> torch.Tensor:
         """The estimate on an HR window ``(bands, window.height, window.width)``.
 
@@ -79,32 +102,73 @@ class ClassicalEstimator:
         one cube of its grown size plus small temporaries."""
         s = self.scale
         grown = grown_on_lr_grid(window, self.margin, s, *self.z.shape[1:])
-        lr = grown.to_lr(s).slices()
-        z = self.z[:, grown.rows, grown.cols]
-        hh, ww = grown.shape
-        bands = self.y.shape[0]
-        x = torch.empty((bands, hh, ww), dtype=self.y.dtype, device=self.y.device)
-        chunks = [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
-        for c in chunks:
-            xc = x[c]                                                        # a view: written in place
-            xc.copy_(upsample(self.offset[c, lr[0], lr[1]], s, hh, ww))
-            for m in range(z.shape[0]):
-                xc.add_(upsample(self.coef[m][c, lr[0], lr[1]], s, hh, ww).mul_(z[m]))
-        y = self.y[:, lr[0], lr[1]]
-        for _ in range(self.back_projections):
-            resid = torch.cat([y[c] - blur_downsample(x[c], self.kernel, s) for c in chunks])
-            if self.residual_weight is not None:
-                resid = resid * self.residual_weight[:, lr[0], lr[1]]
-            if self.residual_projector is not None:
-                resid = torch.einsum("ab,bhw->ahw", self.residual_projector, resid)
+        chunks = self._chunks(band_chunk)
+        x = self._regression(grown, chunks)
+        if self.lr_correction is not None:
+            lr = grown.to_lr(s).slices()
             for c in chunks:
-                x[c] += upsample(resid[c], s, hh, ww)
+                x[c] += upsample(self.lr_correction[c, lr[0], lr[1]], s, *grown.shape)
         if self.shape_sigma > 0:
-            smooth_shape_where_dark_(x, z, self.msi_noise, self.shape_sigma, self.shape_snr,
-                                     self.intensity_floor, band_chunk)
+            smooth_shape_where_dark_(x, self.z[:, grown.rows, grown.cols], self.msi_noise, self.shape_sigma,
+                                     self.shape_snr, self.intensity_floor, band_chunk)
         rows, cols = window.relative_to(grown).slices()
         out = x[:, rows, cols]
         return out if out.shape == x.shape else out.clone()   # do not keep the margin's storage alive
+
+    def back_project(self, check: Callable[[], None] | None = None, band_rows: int = 256,
+                     band_chunk: int = 16) -> None:
+        """The back-projections of the LR residual, as whole-image LR state.
+
+        ``x_k = x_0 + up(S_k)`` with ``S_k`` the sum of the (projected) residuals so far, so
+        ``(x_k*K)↓s = (x_0*K)↓s + H(S_k)``, with ``H = (up(·)*K)↓s`` an LR-to-LR convolution: the
+        regression image is blurred and downsampled once (one pass over the HR image, in row bands),
+        every later step is LR-sized. HR windows then need only the upsampling's reach as margin."""
+        s, k = self.scale, self.kernel.shape[-1]
+        height, width = self.z.shape[1:]
+        chunks = self._chunks(band_chunk)
+        a0 = torch.empty_like(self.y)
+        reach = k // 2 + 3 * s + s
+        for r0 in range(0, height, band_rows):
+            if check:
+                check()
+            band = Window.from_bounds(r0, min(height, r0 + band_rows), 0, width).snap(s).clip(height, width)
+            grown = grown_on_lr_grid(band, reach, s, height, width)
+            x0 = self._regression(grown, chunks)
+            rows = band.to_lr(s).relative_to(grown.to_lr(s)).rows
+            for c in chunks:
+                a0[c, band.to_lr(s).rows] = blur_downsample(x0[c], self.kernel, s)[:, rows]
+            del x0
+        h = lr_response(self.kernel, s, self.y.dtype, self.y.device)
+        total = torch.zeros_like(self.y)
+        for _ in range(self.back_projections):
+            if check:
+                check()
+            resid = self.y - a0 - lr_convolve(total, h)
+            if self.residual_weight is not None:
+                resid = resid * self.residual_weight
+            if self.residual_projector is not None:
+                resid = torch.einsum("ab,bhw->ahw", self.residual_projector, resid)
+            total += resid
+        self.lr_correction = total
+
+
+def lr_response(kernel: torch.Tensor, scale: int, dtype=torch.float32, device=None) -> torch.Tensor:
+    """The LR impulse response of ``(up(·)*K)↓s`` (bicubic upsampling, blur, downsampling): a
+    ``(2L+1, 2L+1)`` map centred on ``L``."""
+    s, k = int(scale), kernel.shape[-1]
+    reach = int(math.ceil((k // 2) / s)) + 3
+    n = 2 * reach + 1
+    delta = torch.zeros((1, n, n), dtype=dtype, device=device)
+    delta[0, reach, reach] = 1.0
+    return blur_downsample(upsample(delta, s, n * s, n * s), kernel.to(dtype), s)[0]
+
+
+def lr_convolve(maps: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+    """``maps`` (bands, h, w) through the LR operator whose impulse response is ``response``
+    (borders held constant, as the upsampling holds them)."""
+    reach = response.shape[-1] // 2
+    w = torch.flip(response, dims=(0, 1))[None, None].to(maps.dtype)
+    return F.conv2d(F.pad(maps[:, None], (reach,) * 4, mode="replicate"), w)[:, 0]
 
 
 def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
@@ -152,8 +216,11 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     noise = float(torch.sqrt((per_band ** 2).sum()))
     floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
     weight = None if band_valid is None else band_valid.to(y.dtype)
-    return ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
-                              shape_sigma, shape_snr, noise, floor, eps, weight, held_out)
+    estimator = ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
+                                   shape_sigma, shape_snr, noise, floor, eps, weight, held_out)
+    if back_projections > 0:
+        estimator.back_project(check)
+    return estimator
 
 
 #: ridge weights tried by :func:`choose_ridge` (relative to the MSI variance)
