@@ -13,6 +13,7 @@ from .. import io
 from ..devices import resolve_device, working_memory_budget
 from ..fusion import auto_tile_size, fuse, streaming_reach
 from ..progress import Cancel, Progress, check_cancelled
+from ..rendering import TileFarm
 from ..results import FusionResult
 from ..settings import FusionSettings
 from ..windows import Window
@@ -37,9 +38,10 @@ class FusionOutcome:
 
 
 def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
-               settings: Optional[FusionSettings] = None) -> FusionOutcome:
+               settings: Optional[FusionSettings] = None, farm: Optional[TileFarm] = None) -> FusionOutcome:
     """Run a fusion request end to end. ``settings`` is the base the request's fields go into
-    (benchmarks and ablations; the QGIS algorithm and the command line use the defaults)."""
+    (benchmarks and ablations; the QGIS algorithm and the command line use the defaults); a
+    ``farm`` computes the output's tiles elsewhere (core/tile_farm.py: on Dask workers)."""
     fb = feedback or Feedback()
     t0 = time.perf_counter()
     fb.progress(0.0, "Reading and checking the inputs")
@@ -61,7 +63,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
         with io.Staging(fb.is_canceled) as staging:
             t = time.perf_counter()
             core = fb.reporter(0.05, 0.95)
-            result = fuse_to_file(inputs, cfg, staging.path(request.output), core, core.cancelled)
+            result = fuse_to_file(inputs, cfg, staging.path(request.output), core, core.cancelled, farm=farm)
             fuse_s = time.perf_counter() - t
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
@@ -95,7 +97,8 @@ def output_tile_size(inputs: Inputs, cfg: FusionSettings) -> int:
 
 
 def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optional[Progress] = None,
-                 cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES) -> FusionResult:
+                 cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES,
+                 farm: Optional[TileFarm] = None) -> FusionResult:
     """Fuse the loaded pair into the GeoTIFF ``path``, window by window as the tiles come (the HR
     cube is never held in memory; the file is deleted on error or cancel). ``result.image`` holds a
     copy only when the cube is at most ``keep_image_bytes`` (for the report), else None."""
@@ -121,7 +124,7 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
     try:
         result = fuse(pair.hsi.data, pair.msi.data, scale=inputs.scale, srf=inputs.srf, progress=progress,
                       cancel=cancel, degradation=inputs.degradation, hsi_valid=hv, msi_valid=mv,
-                      hsi_wavelengths=inputs.hsi_wavelengths, settings=cfg, writer=put)
+                      hsi_wavelengths=inputs.hsi_wavelengths, settings=cfg, writer=put, farm=farm)
         t = time.perf_counter()
         writer.close()
         result.diagnostics.timings["write"] = result.diagnostics.timings.get("write", 0.0) + time.perf_counter() - t
