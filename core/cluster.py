@@ -109,7 +109,7 @@ class ClusterSession:
     @classmethod
     def of_client(cls, client, cluster=None) -> "ClusterSession":
         """A session on an existing client (tests, notebooks, benchmarks)."""
-        info = client.scheduler_info(n_workers=-1) if _accepts_n_workers(client) else client.scheduler_info()
+        info = scheduler_info(client)
         workers = info.get("workers", {})
         gpu = any((w.get("resources") or {}).get("GPU", 0) > 0 for w in workers.values())
         link = getattr(client, "dashboard_link", None)
@@ -117,9 +117,18 @@ class ClusterSession:
                    link if _dashboard_served(info) else None)
 
     def close(self) -> None:
+        import logging
+
+        # a client that lost its scheduler logs its cancelled reconnection as an error: said already
+        quiet = self.client.status not in ("running", "newly-created")
+        log = logging.getLogger("distributed.client")
+        level = log.level
+        if quiet:
+            log.setLevel(logging.CRITICAL)
         try:
             self.client.close()
         finally:
+            log.setLevel(level)
             if self.cluster is not None:
                 self.cluster.close()
 
@@ -130,10 +139,13 @@ class ClusterSession:
         self.close()
 
 
-def _accepts_n_workers(client) -> bool:
+def scheduler_info(client) -> dict:
+    """The scheduler's description with every worker (recent versions list only 5 by default)."""
     import inspect
 
-    return "n_workers" in inspect.signature(client.scheduler_info).parameters
+    if "n_workers" in inspect.signature(client.scheduler_info).parameters:
+        return client.scheduler_info(n_workers=-1)
+    return client.scheduler_info()
 
 
 def _dashboard_served(info: dict) -> bool:
@@ -154,7 +166,7 @@ def open_cluster(scheduler: Optional[str] = None, workers: int = 0, threads: int
         session = ClusterSession.of_client(client)
         session.address = scheduler
         try:
-            check_workers(session)
+            check_workers(session, timeout)
         except BaseException:
             client.close()
             raise
@@ -192,10 +204,17 @@ def _gpu_cluster(gpus: list[int], threads: int, dashboard_address: Optional[str]
     return SpecCluster(workers=spec, scheduler=scheduler, name="hsifusion-gpu")
 
 
-def check_workers(session: ClusterSession) -> None:
-    """Every worker imports this plugin, in this version (else tasks would fail one by one)."""
+def check_workers(session: ClusterSession, timeout: float = 30.0) -> None:
+    """The cluster has a worker (waiting up to ``timeout`` s for the first) and every worker
+    imports this plugin, in this version (else tasks would fail one by one)."""
     from .. import __version__
 
+    try:
+        session.client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        raise InvalidInputError(f"the Dask scheduler at {session.address} has no workers (waited {timeout:.0f} s); "
+                                f"start some with `dask worker {session.address}`") from exc
+    session.workers = len(scheduler_info(session.client).get("workers", {}))
     code = f"__import__('{PACKAGE_NAME}').__version__"
     try:
         versions = session.client.run(eval, code)
@@ -208,9 +227,6 @@ def check_workers(session: ClusterSession) -> None:
     if wrong:
         raise InvalidInputError(
             f"Dask workers run another version of the plugin than this client ({__version__}): {wrong}")
-    if not versions:
-        raise InvalidInputError(f"the Dask scheduler at {session.address} has no workers; start some with "
-                                f"`dask worker {session.address}`")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +236,7 @@ def check_workers(session: ClusterSession) -> None:
 def lost_scheduler(session: ClusterSession, error: BaseException) -> bool:
     """Whether ``error`` (of a future) means the client lost its scheduler."""
     reason = str(getattr(error, "reason", "") or "")
-    return "connection-lost" in reason or session.client.status not in ("running", "connecting", "newly-created")
+    return "connection-lost" in reason or session.client.status in ("closing", "closed")
 
 
 def scheduler_lost_message(session: ClusterSession, done: int, total: int, what: str) -> str:
@@ -289,11 +305,15 @@ def run_stream(session: ClusterSession, items: Iterable, submit: Callable[[Any],
 
 
 def _future_error(future) -> BaseException:
+    """The error of a future that did not finish: the task's exception, or the CancelledError
+    (with its reason) of a cancelled one."""
     try:
-        error = future.exception(timeout=5)
-    except BaseException as exc:  # noqa: BLE001 - a cancelled future raises here
+        if future.status == "error":
+            return future.exception(timeout=5)
+        future.result(timeout=5)
+    except BaseException as exc:  # noqa: BLE001 - a cancelled future raises its CancelledError here
         return exc
-    return error if error is not None else RuntimeError(f"task {future.key} ended as {future.status}")
+    return RuntimeError(f"task {future.key} ended as {future.status}")
 
 
 @contextlib.contextmanager

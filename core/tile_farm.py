@@ -43,6 +43,7 @@ class TileResult:
     window: Window
     block: np.ndarray
     seconds: float
+    cpu_seconds: float          # CPU time of the worker process during the tile (all its threads)
     worker: str
     device: str
     pid: int
@@ -57,6 +58,7 @@ class FarmStats:
     context_bytes: list = field(default_factory=list)
     block_bytes: list = field(default_factory=list)
     tile_seconds: list = field(default_factory=list)
+    tile_cpu_seconds: list = field(default_factory=list)
     workers: dict = field(default_factory=dict)     # address -> tiles rendered there
     devices: set = field(default_factory=set)
     seconds: float = 0.0
@@ -69,9 +71,9 @@ def carry(renderer: TileRenderer) -> TileRenderer:
 
 def render_tile(renderer: TileRenderer, ctx: TileContext) -> TileResult:
     """One tile, on a worker."""
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     block = renderer.render(ctx)
-    return TileResult(ctx.window, block, time.perf_counter() - t, _worker_address(),
+    return TileResult(ctx.window, block, time.perf_counter() - t, time.process_time() - c, _worker_address(),
                       str(renderer.torch_state()["device"]), os.getpid())
 
 
@@ -124,6 +126,7 @@ class DaskTileFarm:
             done += 1
             stats.block_bytes.append(result.block.nbytes)
             stats.tile_seconds.append(result.seconds)
+            stats.tile_cpu_seconds.append(result.cpu_seconds)
             stats.workers[result.worker] = stats.workers.get(result.worker, 0) + 1
             stats.devices.add(result.device)
             if self.on_tile:

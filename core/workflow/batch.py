@@ -68,6 +68,7 @@ class PairRecord:
     output: str
     status: str = "not run"            # done, skipped, failed, cancelled, not run
     seconds: Optional[float] = None
+    cpu_seconds: Optional[float] = None    # CPU time of the process that ran it (all its threads)
     worker: str = ""
     device: str = ""
     hsi_rel_rmse_pct: Optional[float] = None
@@ -261,7 +262,7 @@ def fuse_pair(item: PairItem, request: FusionRequest, feedback: Optional[Feedbac
     (``failed``, ``cancelled``); any other error is raised (Dask then retries it)."""
     from .fusion import run_fusion
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fb = TaskFeedback(topic, item.name) if topic else (feedback or Feedback())
     worker = _worker_address()
     if topic:
@@ -281,7 +282,7 @@ def fuse_pair(item: PairItem, request: FusionRequest, feedback: Optional[Feedbac
         return PairRecord.of(item, status="failed", seconds=time.perf_counter() - t0, worker=worker,
                              message=str(exc))
     figures = consistency_figures(outcome)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     device = outcome.result.diagnostics.device
     bands, height, width = outcome.inputs.pair.hsi.data.shape[0], *outcome.inputs.pair.msi.data.shape[1:]
     run_record = {"status": "done", "pair": item.name, "fingerprint": fingerprint(request), "bands": bands,
@@ -290,7 +291,7 @@ def fuse_pair(item: PairItem, request: FusionRequest, feedback: Optional[Feedbac
                   "consistency_on": figures["where"], "warnings": list(outcome.inputs.warnings),
                   "finished": datetime.datetime.now().isoformat(timespec="seconds")}
     io.write_text_atomic(record_path(item.output), json.dumps(run_record, indent=1))
-    return PairRecord.of(item, status="done", seconds=seconds, worker=worker, device=device,
+    return PairRecord.of(item, status="done", seconds=seconds, cpu_seconds=cpu_seconds, worker=worker, device=device,
                          hsi_rel_rmse_pct=figures["hsi_rel_rmse_pct"], msi_rel_rmse_pct=figures["msi_rel_rmse_pct"],
                          message="; ".join(outcome.inputs.warnings))
 
@@ -454,6 +455,8 @@ def _run_on_cluster(session, todo, requests, records, fb: Feedback, total: int) 
                    tick=tick)
         tick()
     except SchedulerLostError as exc:
+        for name in running:
+            records[name].message = "it was running when the scheduler was lost; not finished"
         finished = sum(records[i.name].status in ("done", "skipped", "failed") for i in todo) + base
         raise SchedulerLostError(scheduler_lost_message(session, finished, total, "pairs")) from exc
     except Cancelled:
