@@ -108,7 +108,7 @@ def _add_batch(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("manifest", metavar="MANIFEST",
                    help="CSV with a header row (hsi,msi and optionally output,srf,degradation,name) or a folder "
-                        "of <name>_hsi.tif / <name>_msi.tif pairs")
+                        "of NAME_hsi.tif / NAME_msi.tif pairs")
     p.add_argument("output_folder", metavar="OUTDIR", help="where the fused images and the summary go")
     _add_options(p, tool, skip=("MANIFEST", "FOLDER", "OUTPUT_FOLDER"))
     _add_cluster_options(p, "run one pair per task", "default: one per core, or one per GPU; 0: the pairs one after "

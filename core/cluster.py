@@ -24,7 +24,7 @@ import contextlib
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .errors import Cancelled, FusionError, InvalidInputError
@@ -74,7 +74,9 @@ def visible_gpus() -> list[int]:
         return []
 
 
-def _worker_env(threads: int) -> dict:
+def worker_env(threads: int) -> dict:
+    """The environment of a local worker process: ``threads`` torch/BLAS threads, and this plugin
+    importable."""
     path = os.environ.get("PYTHONPATH", "")
     return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
             "OPENBLAS_NUM_THREADS": str(threads),
@@ -99,7 +101,6 @@ class ClusterSession:
     gpu: bool = False                # some worker advertises the resource GPU
     workers: int = 0
     dashboard: Optional[str] = None
-    messages: list = field(default_factory=list)
 
     @property
     def resources(self) -> Optional[dict]:
@@ -185,7 +186,7 @@ def open_cluster(scheduler: Optional[str] = None, workers: int = 0, threads: int
             n = workers if workers > 0 else default_workers()
             t = threads or max(1, cores // n)
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=dashboard_address, env=_worker_env(t))
+                                               dashboard_address=dashboard_address, env=worker_env(t))
     client = distributed.Client(cluster)
     session = ClusterSession.of_client(client, cluster)
     session.address = str(cluster.scheduler_address)
@@ -196,7 +197,7 @@ def _gpu_cluster(gpus: list[int], threads: int, dashboard_address: Optional[str]
     """A local cluster with one worker per GPU, each seeing only its own (CUDA_VISIBLE_DEVICES)."""
     from distributed import Nanny, Scheduler, SpecCluster
 
-    env = _worker_env(threads)
+    env = worker_env(threads)
     spec = {f"gpu-{g}": {"cls": Nanny, "options": {"nthreads": 1, "resources": {"GPU": 1},
                                                    "env": dict(env, CUDA_VISIBLE_DEVICES=str(g))}}
             for g in gpus}

@@ -104,6 +104,10 @@ class DaskTileFarm:
                  put: Callable[[Window, np.ndarray], None], report: Reporter) -> None:
         import pickle
 
+        if renderer.start is None:
+            raise FusionError("the tile farm computes each tile from the classical starting image; this run "
+                              "kept a backbone start whole in memory (FusionSettings(initial='classical'), the "
+                              "default, farms out)")
         client, run = self.session.client, uuid.uuid4().hex[:8]
         t0 = time.perf_counter()
         renderer = with_device(renderer, self.device)

@@ -58,7 +58,7 @@ def read_manifest(source: str, output_folder: str) -> Manifest:
     docstring), with their outputs in ``output_folder``. Checks that every input exists, that no
     two pairs write the same output and that no output is an input."""
     if not source:
-        raise InvalidInputError("no manifest given: give a CSV manifest or a folder of <name>_hsi / <name>_msi "
+        raise InvalidInputError("no manifest given: give a CSV manifest or a folder of NAME_hsi / NAME_msi "
                                 "rasters")
     if os.path.isdir(source):
         manifest = _match_folder(source, output_folder)
@@ -68,7 +68,7 @@ def read_manifest(source: str, output_folder: str) -> Manifest:
         raise InvalidInputError(f"the manifest {source} does not exist (give a CSV file or a folder)")
     if not manifest.pairs:
         raise InvalidInputError(
-            f"no pairs in {source}: " + ("a folder needs rasters named <name>_hsi.tif and <name>_msi.tif"
+            f"no pairs in {source}: " + ("a folder needs rasters named NAME_hsi.tif and NAME_msi.tif"
                                          if os.path.isdir(source) else "the CSV has a header and no rows"))
     _check(manifest)
     return manifest

@@ -335,8 +335,8 @@ BATCH = ToolSpec(
         "Inputs\n"
         "- MANIFEST: a CSV with a header row and one row per pair: columns hsi and msi (required), output, srf, "
         "degradation and name (optional); relative input paths are relative to the CSV's folder, relative outputs "
-        "to the output folder. Or FOLDER: a folder in which every <name>_hsi.tif is paired with <name>_msi.tif "
-        "(any raster extension; <name>_srf.csv and <name>_degradation.json are used when present). Give one of "
+        "to the output folder. Or FOLDER: a folder in which every NAME_hsi.tif is paired with NAME_msi.tif "
+        "(any raster extension; NAME_srf.csv and NAME_degradation.json are used when present). Give one of "
         "the two.\n"
         "- SCHEDULER (optional): a Dask scheduler address; each pair is one task on its workers (which must "
         "see the files at the same paths and have this plugin installed). Workers that advertise a GPU resource "
@@ -344,8 +344,8 @@ BATCH = ToolSpec(
         "- The fusion options (iterations, device, seed, sensors, ...) apply to every pair; a pair's own srf / "
         "degradation column replaces SRF / DEGRADATION for it.\n\n"
         "Outputs\n"
-        "- OUTPUT_FOLDER: <name>_fused.tif per pair (unless the manifest names its output), with a run record "
-        "<name>_fused.run.json; batch_summary.csv and batch_summary.json: per pair the status (done, skipped, "
+        "- OUTPUT_FOLDER: NAME_fused.tif per pair (unless the manifest names its output), with a run record "
+        "NAME_fused.run.json; batch_summary.csv and batch_summary.json: per pair the status (done, skipped, "
         "failed, cancelled, not run), seconds, worker, device and the consistency of the result (mean relative "
         "RMSE, %, of the fused image re-degraded with the estimated kernel and response against the HSI and the "
         "MSI: no reference needed).\n"
@@ -363,9 +363,9 @@ BATCH = ToolSpec(
               "CSV with a header row and one row per pair (columns hsi, msi; optional output, srf, degradation, "
               "name). Give this or FOLDER.", optional=True, extensions=(".csv", ".txt"),
               file_description="CSV files"),
-        Param("FOLDER", "folder", "Folder of pairs (<name>_hsi.tif with <name>_msi.tif)",
-              "A folder in which each <name>_hsi raster is paired with the <name>_msi raster (optional "
-              "<name>_srf.csv, <name>_degradation.json). Give this or MANIFEST.", optional=True),
+        Param("FOLDER", "folder", "Folder of pairs (NAME_hsi.tif with NAME_msi.tif)",
+              "A folder in which each NAME_hsi raster is paired with the NAME_msi raster (optional "
+              "NAME_srf.csv, NAME_degradation.json). Give this or MANIFEST.", optional=True),
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,

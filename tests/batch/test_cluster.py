@@ -16,7 +16,7 @@ import rasterio
 
 distributed = pytest.importorskip("distributed")
 
-from hsi_blind_fusion.core.cluster import ClusterSession, _worker_env  # noqa: E402
+from hsi_blind_fusion.core.cluster import ClusterSession, worker_env  # noqa: E402
 from hsi_blind_fusion.core.errors import Cancelled  # noqa: E402
 from hsi_blind_fusion.core.tile_farm import DaskTileFarm  # noqa: E402
 from hsi_blind_fusion.core.workflow import BatchRequest, Feedback, FusionRequest, run_batch, run_fusion  # noqa: E402
@@ -29,7 +29,7 @@ FAST = dict(outer_iterations=1, inner_iterations=2, device="cpu")
 def cluster():
     from distributed import Client, Nanny, Scheduler, SpecCluster
 
-    env = _worker_env(1)
+    env = worker_env(1)
     workers = {"gpu": {"cls": Nanny, "options": {"nthreads": 1, "resources": {"GPU": 1}, "env": env}},
                "cpu": {"cls": Nanny, "options": {"nthreads": 1, "env": env}}}
     spec = SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}})
@@ -197,10 +197,15 @@ def test_cancel_cancels_the_futures(cluster, pairs, cpu_session, tmp_path):
                                inner_iterations=10, device="cpu"), fb, session=cpu_session)
     summary = json.loads((tmp_path / "batch_summary.json").read_text())
     assert {p["status"] for p in summary["pairs"]} <= {"cancelled", "not run"}
-    deadline = time.monotonic() + 20                # a running pair notices within a second
-    while any(cluster.processing().values()) and time.monotonic() < deadline:
+
+
+    def executing():                                 # the workers' own view, not the scheduler's
+        return any(cluster.run(lambda dask_worker: [str(ts.key) for ts in dask_worker.state.executing]).values())
+
+    deadline = time.monotonic() + 15                 # a running pair notices within a second (40 x 10
+    while executing() and time.monotonic() < deadline:   # iterations would take minutes)
         time.sleep(0.2)
-    assert not any(cluster.processing().values())
+    assert not executing()
     assert sorted(os.listdir(tmp_path)) == ["batch_summary.csv", "batch_summary.json"]
 
 
@@ -220,3 +225,14 @@ def test_tile_farm_equals_single_run(cpu_session, tmp_path):
     assert len(st.workers) == 2                      # both workers rendered tiles
     assert max(st.context_bytes) < 20 * max(st.block_bytes)
     assert sorted(os.listdir(tmp_path)) == ["farm.tif", "scene", "single.tif"]
+
+
+def test_local_cluster_gives_each_gpu_worker_its_own_device(monkeypatch):
+    """Without a GPU here: the local cluster that open_cluster starts when torch sees two GPUs."""
+    from hsi_blind_fusion.core import cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "visible_gpus", lambda: [0, 1])
+    with cluster_module.open_cluster(dashboard_address=None) as session:
+        assert session.gpu and session.workers == 2 and session.resources == {"GPU": 1}
+        seen = session.client.run(lambda: (os.environ["CUDA_VISIBLE_DEVICES"], os.environ["OMP_NUM_THREADS"]))
+        assert sorted(v[0] for v in seen.values()) == ["0", "1"]

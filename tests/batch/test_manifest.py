@@ -61,5 +61,5 @@ def test_folder_matching(tmp_path):
     assert x.output == str(tmp_path / "out" / "x_fused.tif")
     assert sorted(w.split(":")[0] for w in m.warnings) == ["lonely", "z"]
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InvalidInputError, match="<name>_hsi"):
+    with pytest.raises(InvalidInputError, match="NAME_hsi"):
         read_manifest(str(tmp_path / "empty"), str(tmp_path / "out"))
