@@ -248,15 +248,21 @@ def page(args, pairs: list, farm: list, tile_write_s: float, difference: float, 
     ctx_mb, blk_mb = mean(st["context_bytes"]) / 1e6, mean(st["block_bytes"]) / 1e6
     serial = sum(single["timings"].get(k, 0) for k in ("validate", "degradation_estimate", "msi_denoising",
                                                         "initial_estimate", "fusion")) + single["read_s"]
+    contention = per_tile_wall / max(per_tile, 1e-9)
     L += ["", "Per tile (measured, farm runs): "
           f"{per_tile:.2f} CPU seconds of compute on a one-thread CPU worker ({per_tile_wall:.2f} s wall); "
           f"{ctx_mb:.1f} MB shipped out (the tile's MSI window "
           f"and LR-sized state, with margins) and {blk_mb:.1f} MB back (the finished tile); the renderer (network, K, P, "
           f"basis, start figures) {st['renderer_bytes'] / 1e3:.0f} kB, shipped once. The client writes a tile in "
-          f"{tile_write_s:.2f} s (GeoTIFF, DEFLATE; measured separately by rewriting tiles of the output).", "",
-          "The client's peak RSS is what the inputs, their normalized copies and the LR-sized state take (the same "
+          f"{tile_write_s:.2f} s (GeoTIFF, DEFLATE; measured separately by rewriting tiles of the output).", ""]
+    if contention > 1.3:
+        L += [f"A tile's wall time was {contention:.1f} times its CPU time: each one-thread worker got about "
+              f"1/{contention:.1f} of a core, the rest went to other jobs on this machine. The wall-time "
+              "speed-ups in the tables above measure that contention, not the farm; the projection below uses "
+              "the CPU seconds.", ""]
+    L += ["The client's peak RSS is what the inputs, their normalized copies and the LR-sized state take (the same "
           "as the single-machine run's before rendering); the farm adds at most two tiles per worker in flight, "
-          "never the HR cube.", "",
+          "never the HR cube, and does not render, so it peaks lower than the single-machine run.", "",
           f"Largest absolute difference between the output with the tiles on 2 workers and the single-machine "
           f"output: {difference:.3g}" + (" (the same raster)." if difference == 0 else "."), ""]
     # projection
@@ -270,7 +276,8 @@ def page(args, pairs: list, farm: list, tile_write_s: float, difference: float, 
           "does not matter at these tile sizes. For GPU workers c is divided by an assumed factor g (not "
           "measured here: this machine has no GPU).", "",
           f"Measured inputs: S = {serial:.1f} s, n = {n_tiles}, c = {per_tile:.2f} s (CPU, 1 thread), "
-          f"w = {client_tile:.3f} s.", "",
+          f"w = {client_tile:.3f} s (S and the write time in w are wall times under this run's load: pessimistic).",
+          "",
           "| workers W | CPU workers: T (s) | speed-up of the rendering | GPU workers, g = 10: T (s) | "
           "GPU workers, g = 50: T (s) |", "|---|---|---|---|---|"]
     for w in (1, 2, 4, 8, 16, 32, 64):
@@ -280,10 +287,13 @@ def page(args, pairs: list, farm: list, tile_write_s: float, difference: float, 
         t_g50 = serial + max(n_tiles * per_tile / 50 / w, n_tiles * client_tile)
         L.append(f"| {w} | {t_cpu:.1f} | {r_cpu:.1f} | {t_g10:.1f} | {t_g50:.1f} |")
     bound = per_tile / client_tile
+    gpus = (f"{bound / 10:.0f} GPU workers at g = 10" if bound >= 20 else
+            "a single GPU worker at g = 10")
     L += ["", f"The rendering scales with the workers until they produce tiles faster than the client writes them: "
-          f"about {bound:.0f} one-thread CPU workers here ({per_tile:.2f} s / {client_tile:.3f} s), or "
-          f"{bound / 10:.1f} GPUs at g = 10. Past that the one client writing one GeoTIFF is the limit, and "
-          "the serial part S (the fitting most of all) remains: it runs once, in the client.", "",
+          f"about {bound:.0f} one-thread CPU workers here ({per_tile:.2f} s / {client_tile:.3f} s), or {gpus}. "
+          "Past that the one client writing one GeoTIFF is the limit, and the serial part S (the fitting most of "
+          "all) remains: it runs once, in the client. A tile's compute includes its margins (the classical "
+          "start's reach): larger tiles waste less of it, at more memory per worker.", "",
           "What this means for a Sentinel-2 tile (10980 x 10980 px) with a 224-band EnMAP scene (scale 3), "
           "**projected**: the output is 224 x 10980² x 4 B = 108 GB; at this machine's measured write rate "
           f"({blk_mb / tile_write_s:.0f} MB/s of float32 tiles into DEFLATE) the client alone needs about "
@@ -313,11 +323,20 @@ def main(argv=None) -> int:
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--out", default=str(ROOT / "docs" / "scale_out.md"))
     ap.add_argument("--json", help="also write the raw figures here")
+    ap.add_argument("--page-from", metavar="JSON", help="only write the page again from the raw figures of a run")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         hsi, msi, out, workers, tile = args.child
         print(json.dumps(child(hsi, msi, out, int(workers), int(tile))))
+        return 0
+    if args.page_from:
+        raw = json.loads(Path(args.page_from).read_text())
+        for k in ("pairs", "pair_size", "scene", "tile"):
+            setattr(args, k, raw["args"][k])
+        Path(args.out).write_text(page(args, raw["pairs"], raw["farm"], raw["tile_write_s"], raw["difference"],
+                                       *raw["load"], raw["started"]))
+        print(f"wrote {args.out}")
         return 0
     ensure_package()
     from large_scene import make_scene as make_large_scene
@@ -354,8 +373,10 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     Path(args.out).write_text(page(args, pairs, farm, tile_write_s, same, load0, load1, started))
     if args.json:
-        Path(args.json).write_text(json.dumps({"pairs": pairs, "farm": farm, "tile_write_s": tile_write_s,
-                                               "load": [load0, load1]}, indent=1))
+        Path(args.json).write_text(json.dumps({
+            "args": {k: getattr(args, k) for k in ("pairs", "pair_size", "scene", "tile")}, "started": started,
+            "pairs": pairs, "farm": farm, "tile_write_s": tile_write_s, "difference": same, "load": [load0, load1]},
+            indent=1))
     print(f"wrote {args.out}")
     return 0
 
