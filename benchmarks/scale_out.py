@@ -16,7 +16,7 @@ on one large scene, and what the measured per-task costs and transfer sizes proj
    compute per tile / W, tiles x client cost per tile), where the client cost per tile is its
    measured receive-and-write time. Projections are marked as such in the page.
 
-    python benchmarks/scale_out.py                        # about 5 minutes on 2 cores
+    python benchmarks/scale_out.py                        # 28 minutes on 2 cores at load 5
     python benchmarks/scale_out.py --pairs 4 --pair-size 128 --scene 1024 --out docs/scale_out.md
 """
 from __future__ import annotations
