@@ -24,9 +24,11 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -60,6 +62,11 @@ def missing_dependencies(modules):
         if spec is None:
             missing.append(name)
     return missing
+
+
+#: what pip installs for a module that is not its own pip name (quoted where a shell would expand it)
+PIP_NAMES = {"torch": f"torch=={TORCH_VERSION}", "onnxruntime": "onnxruntime",
+             "distributed": '"dask[distributed]==2026.8.0"'}
 
 
 def pip_names(modules):
@@ -150,6 +157,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
 
     SPEC = None
     REQUIRES = ("torch", "rasterio", "scipy")
+    CANCEL_MESSAGE = "The run was cancelled; no output was written."
 
     # -- identity ---------------------------------------------------------------------------
     def tr(self, text):
@@ -248,6 +256,14 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         elif p.kind == "file_out":
             q = QgsProcessingParameterFileDestination(p.name, label, fileFilter=p.file_filter,
                                                       optional=p.optional, createByDefault=not p.optional)
+        elif p.kind == "folder":
+            q = QgsProcessingParameterFile(p.name, label, behavior=QgsProcessingParameterFile.Folder,
+                                           optional=p.optional)
+        elif p.kind == "folder_out":
+            q = QgsProcessingParameterFolderDestination(p.name, label, optional=p.optional,
+                                                        createByDefault=not p.optional)
+        elif p.kind == "string":
+            q = QgsProcessingParameterString(p.name, label, defaultValue=p.default, optional=p.optional)
         else:
             raise ValueError(f"unknown parameter kind {p.kind!r}")
         q.setHelp(self.tr(p.help))
@@ -271,12 +287,14 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
                 values[p.name] = self.parameterAsDouble(parameters, p.name, context) if given else None
             elif p.kind == "enum":
                 values[p.name] = self.parameterAsEnumString(parameters, p.name, context) or p.default
-            elif p.kind == "file":
+            elif p.kind in ("file", "folder"):
                 values[p.name] = (self.parameterAsFile(parameters, p.name, context) or None) if given else None
+            elif p.kind == "string":
+                values[p.name] = (self.parameterAsString(parameters, p.name, context) or "").strip() or None
             elif p.kind == "raster_out":
                 values[p.name] = (self.parameterAsOutputLayer(parameters, p.name, context)
                                   if given or not p.optional else None)
-            elif p.kind == "file_out":
+            elif p.kind in ("file_out", "folder_out"):
                 values[p.name] = (self.parameterAsFileOutput(parameters, p.name, context) or None
                                   if given or not p.optional else None)
         return values
@@ -304,7 +322,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
             request = request_type.from_values(self.parameter_values(parameters, context))
             outputs = run(request, QgisFeedback(feedback)).outputs
         except Cancelled:
-            raise QgsProcessingException(self.tr("The run was cancelled; no output was written."))
+            raise QgsProcessingException(self.tr(self.CANCEL_MESSAGE))
         except QgsProcessingException:
             raise
         except FusionError as exc:

@@ -27,7 +27,7 @@ from .msi_denoising import denoise_msi
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
 from .guard import ConsistencyCheck, consistency_check, sample_windows
-from .rendering import TileSink, Writer, render, render_upsampled
+from .rendering import TileFarm, TileSink, Writer, render, render_upsampled
 from .responses import normalize_rows
 from .results import Degradation, FusionDiagnostics, FusionResult
 from .scene_windows import SceneWindows
@@ -46,7 +46,8 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
          cancel: Cancel | None = None, degradation: Degradation | None = None,
          hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None,
          kernel_size: int | None = None, hsi_wavelengths: np.ndarray | None = None,
-         settings: FusionSettings | None = None, writer: Optional[Writer] = None) -> FusionResult:
+         settings: FusionSettings | None = None, writer: Optional[Writer] = None,
+         farm: Optional[TileFarm] = None) -> FusionResult:
     """Fuse ``hsi`` ``(bands, h, w)`` with ``msi`` ``(msi_bands, H, W)`` into ``(bands, H, W)``.
 
     ``settings`` says how (:class:`FusionSettings`); the keyword arguments ``outer_iterations``,
@@ -57,7 +58,9 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     ``progress(fraction, message)`` is called regularly; ``cancel()`` returning True raises
     :class:`Cancelled` within about a second. Masks mark valid pixels (False = nodata, NaN in
     the output). With ``writer(window, block)`` the image is handed over tile by tile (in the
-    HSI's units) and ``result.image`` is None: the whole HR cube never sits in memory.
+    HSI's units) and ``result.image`` is None: the whole HR cube never sits in memory. A ``farm``
+    (core/tile_farm.py) computes the tiles elsewhere (e.g. on Dask workers) once the fitting is
+    done here; they reach ``writer`` in this process.
     """
     cfg = resolve_settings(settings, outer_iterations=outer_iterations, inner_iterations=inner_iterations,
                            mode=mode, device=device, seed=seed, kernel_size=kernel_size)
@@ -84,7 +87,7 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
 
     def attempt(dev: torch.device, retry: int) -> FusionResult:
         run_cfg = cfg if retry == 0 else smaller_settings(cfg, pair, dev)
-        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings)
+        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm)
 
     return run_with_gpu_fallback(attempt, dev, lambda msg: warnings.warn(msg, stacklevel=3))
 
@@ -97,7 +100,8 @@ def smaller_settings(cfg: FusionSettings, pair: NormalizedPair, dev: torch.devic
 
 
 def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: torch.device,
-             report: Reporter, writer: Optional[Writer], timings: dict) -> FusionResult:
+             report: Reporter, writer: Optional[Writer], timings: dict,
+             farm: Optional[TileFarm] = None) -> FusionResult:
     """Everything after the (NumPy) degradation estimate, on one device."""
     seed_everything(cfg.seed)
     t = time.perf_counter()
@@ -134,9 +138,9 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     written = "fusion"
     if guard is not None and guard.fusion_worse and cfg.guard == "fallback":
         written = "upsampled HSI"
-        render_upsampled(obs, tile, sink.put, report.sub(0.9, 1.0))
+        render_upsampled(fitter, tile, sink.put, report.sub(0.9, 1.0))
     else:
-        render(fitter, tile, sink.put, report.sub(0.9, 1.0), msi_noise)
+        render(fitter, tile, sink.put, report.sub(0.9, 1.0), msi_noise, farm)
     timings["write"] = time.perf_counter() - t
     report(1.0, "done")
     diagnostics = FusionDiagnostics(

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from .fitting import Fitter
-from .initial_estimate import smooth_shape_where_dark_
 from .noise import flat_block_noise_sigma, lr_identity_noise_cap
 from .observations import NormalizedPair
 from .operators import blur_downsample
 from .progress import Reporter
+from .tile_renderer import SceneArrays, TileRenderer
 from .windows import Window, tiles
 
 #: ``writer(window, block)``: one fused tile, float32 ``(bands, window.height, window.width)`` in
@@ -27,37 +27,26 @@ Writer = Callable[[Window, np.ndarray], None]
 
 
 class TileSink:
-    """Brings tiles back to the HSI's units and masks invalid pixels, then collects them into one
-    array or passes them to the caller's writer."""
+    """Collects finished tiles (float32, the HSI's units, NaN where an input was invalid: see
+    TileRenderer) into one array, or passes them to the caller's writer."""
 
     def __init__(self, pair: NormalizedPair, writer: Optional[Writer]):
-        self.pair, self.writer = pair, writer
-        self.clip = float(np.nanmin(pair.y)) >= 0
+        self.writer = writer
         bands, (height, width) = pair.y.shape[0], pair.z.shape[1:]
         self.image = None if writer else np.empty((bands, height, width), dtype=np.float32)
 
-    def put(self, window: Window, block: torch.Tensor) -> None:
-        p, s = self.pair, self.pair.scale
-        b = block.detach().cpu().numpy().astype(np.float32) * np.float32(p.y_unit)
-        if self.clip:
-            np.maximum(b, 0, out=b)
-        rows, cols = window.slices()
-        b[:, ~p.msi_valid[rows, cols]] = np.nan
-        lr = window.snap(s)
-        lr_rows, lr_cols = lr.to_lr(s).slices()
-        # an HSI pixel invalid in some bands leaves those bands nodata under it (in every band when
-        # the HSI has one mask for all)
-        lr_invalid = (~p.hsi_valid[lr_rows, lr_cols])[None] if p.hsi_band_valid is None else \
-            ~p.hsi_band_valid[:, lr_rows, lr_cols]
-        if lr_invalid.any():
-            up = np.kron(lr_invalid, np.ones((1, s, s), dtype=bool))
-            inner = window.relative_to(lr)
-            bad = up[(slice(None),) + inner.slices()]
-            b[np.broadcast_to(bad, b.shape)] = np.nan
+    def put(self, window: Window, block: np.ndarray) -> None:
         if self.writer:
-            self.writer(window, b)
+            self.writer(window, block)
         else:
-            self.image[:, rows, cols] = b
+            self.image[(slice(None),) + window.slices()] = block
+
+
+#: ``farm(renderer, arrays, windows, put, report)`` computes every tile of ``windows`` somewhere
+#: (other processes, other machines) and calls ``put(window, block)`` for each in this process, in
+#: any order, once each (core/tile_farm.py); ``report`` is the rendering's share of the progress
+#: and its cancel check.
+TileFarm = Callable[[TileRenderer, SceneArrays, list, Callable[[Window, np.ndarray], None], Reporter], None]
 
 
 def shape_smoothing(fitter: Fitter, msi_noise: Optional[torch.Tensor]) -> Optional[dict]:
@@ -80,35 +69,58 @@ def shape_smoothing(fitter: Fitter, msi_noise: Optional[torch.Tensor]) -> Option
             "floor": 0.05 * float(obs.y.sum(0).mean().clamp_min(1e-12)), "reach": int(math.ceil(3 * sigma)) + 1}
 
 
-def render(fitter: Fitter, tile: int, put: Callable[[Window, torch.Tensor], None], report: Reporter,
-           msi_noise: Optional[torch.Tensor] = None) -> None:
+def scene_arrays(fitter: Fitter) -> SceneArrays:
+    """The scene-sized arrays a tile reads windows of: the fitting's own (on its device)."""
+    obs, est = fitter.obs, fitter.scene.estimator
+    band_valid = None if obs.hsi_band_valid is None else obs.hsi_band_valid.cpu().numpy()
+    return SceneArrays(y=obs.y, z=obs.z, hsi_valid=obs.hsi_valid.cpu().numpy(),
+                       msi_valid=obs.msi_valid.cpu().numpy(), coef=est.coef if est is not None else None,
+                       offset=est.offset if est is not None else None,
+                       lr_correction=est.lr_correction if est is not None else None, hsi_band_valid=band_valid)
+
+
+def render(fitter: Fitter, tile: int, put: Callable[[Window, np.ndarray], None], report: Reporter,
+           msi_noise: Optional[torch.Tensor] = None, farm: Optional[TileFarm] = None) -> TileRenderer:
     """The whole HR image, tile by tile, each computed on the tile grown by a halo covering the
-    network's receptive field, so tiles meet without seams."""
+    network's receptive field, so tiles meet without seams. Every tile goes through one
+    :class:`TileRenderer` (returned); a ``farm`` computes them elsewhere, else they are computed
+    here, a cached scene's from its whole start image and guidance."""
     height, width = fitter.obs.hr_shape
-    shape = shape_smoothing(fitter, msi_noise)
-    halo = fitter.net.receptive_radius + 1 + (shape["reach"] if shape else 0)
+    renderer = TileRenderer.from_fitter(fitter, msi_noise)
     all_tiles = list(tiles(height, width, tile))
-    z = fitter.obs.z
+    arrays = scene_arrays(fitter)
+    if farm is not None:
+        farm(renderer, arrays, all_tiles, put, report)
+        return renderer
+    scene, z = fitter.scene, fitter.obs.z
     with torch.no_grad():
         for i, window in enumerate(all_tiles):
             report(i / len(all_tiles), f"writing tile {i + 1}/{len(all_tiles)}")
-            grown = window.grow(halo).clip(height, width)
-            x = fitter.image_and_start(grown)[0]
-            if shape:
-                rows, cols = grown.slices()
-                smooth_shape_where_dark_(x, z[:, rows, cols], shape["noise"], shape["sigma"], shape["snr"],
-                                         shape["floor"])
-            rows, cols = window.relative_to(grown).slices()
-            put(window, x[:, rows, cols])
+            if scene.cached:        # slices of the whole start image and guidance kept in memory
+                grown = renderer.grown(window)
+                x_base, features = scene.window(grown)
+                block = renderer.finish(window, grown, x_base, features, z[(slice(None),) + grown.slices()],
+                                        *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
+                                                        Window.full(height, width), arrays.hsi_band_valid))
+            else:
+                block = renderer.render(renderer.context(window, arrays, copy=False))
+            put(window, block)
+    return renderer
 
 
-def render_upsampled(obs, tile: int, put: Callable[[Window, torch.Tensor], None], report: Reporter) -> None:
-    """The bicubic-upsampled HSI, tile by tile (what the guard writes when the fusion is no better)."""
+def render_upsampled(fitter: Fitter, tile: int, put: Callable[[Window, np.ndarray], None], report: Reporter) -> None:
+    """The bicubic-upsampled HSI, tile by tile (what the guard writes when the fusion is no better),
+    finished as the fused tiles are (units, clipping, nodata)."""
     from .guard import upsampled
 
+    obs = fitter.obs
     height, width = obs.hr_shape
+    renderer = TileRenderer.from_fitter(fitter)
+    arrays = scene_arrays(fitter)
     all_tiles = list(tiles(height, width, tile))
     with torch.no_grad():
         for i, window in enumerate(all_tiles):
             report(i / len(all_tiles), f"writing tile {i + 1}/{len(all_tiles)} (upsampled HSI)")
-            put(window, upsampled(obs.y, obs.scale, window, height, width))
+            x = upsampled(obs.y, obs.scale, window, height, width)
+            put(window, renderer.to_output(x, *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
+                                                              Window.full(height, width), arrays.hsi_band_valid)))

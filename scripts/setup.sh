@@ -27,7 +27,7 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
-if ! "$venv/bin/python" -c "import torch, onnxruntime, onnx, pytest, hypothesis" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, onnxruntime, onnx, pytest, hypothesis, distributed" 2>/dev/null; then
   echo "setup: installing pip packages (torch is pinned: an unpinned torch pulls a CUDA build)"
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then ort=onnxruntime-gpu; else ort=onnxruntime; fi
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt "$ort" "numpy<2"

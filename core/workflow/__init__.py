@@ -15,15 +15,16 @@ from typing import Any
 
 _LAZY = {
     "check_request": ".checks",
+    "BatchOutcome": ".batch", "run_batch": ".batch",
     "EstimationOutcome": ".estimation", "run_estimation": ".estimation",
     "Feedback": ".feedback", "forward_warnings": ".feedback",
     "FusionOutcome": ".fusion", "fuse_to_file": ".fusion", "run_fusion": ".fusion",
     "Inputs": ".inputs", "load_inputs": ".inputs",
     "QualityOutcome": ".quality", "run_quality": ".quality",
-    "EstimationRequest": ".requests", "FusionRequest": ".requests", "QualityRequest": ".requests",
+    "BatchRequest": ".requests", "EstimationRequest": ".requests", "FusionRequest": ".requests", "QualityRequest": ".requests",
     "SimulationRequest": ".requests",
     "SimulationOutcome": ".simulation", "run_simulation": ".simulation",
-    "ESTIMATION": ".specs", "FUSION": ".specs", "QUALITY": ".specs", "SIMULATION": ".specs", "TOOLS": ".specs",
+    "BATCH": ".specs", "ESTIMATION": ".specs", "FUSION": ".specs", "QUALITY": ".specs", "SIMULATION": ".specs", "TOOLS": ".specs",
     "Param": ".specs", "ToolSpec": ".specs",
 }
 
@@ -46,12 +47,13 @@ def request_type(tool_id: str):
 
 def runner(tool_id: str):
     """``(request type, run function)`` of a tool (imported on call: they need torch)."""
+    from .batch import run_batch
     from .estimation import run_estimation
     from .fusion import run_fusion
     from .quality import run_quality
-    from .requests import EstimationRequest, FusionRequest, QualityRequest, SimulationRequest
+    from .requests import BatchRequest, EstimationRequest, FusionRequest, QualityRequest, SimulationRequest
     from .simulation import run_simulation
 
     return {"blindfusion": (FusionRequest, run_fusion), "estimatedegradation": (EstimationRequest, run_estimation),
             "simulateobservations": (SimulationRequest, run_simulation),
-            "fusionquality": (QualityRequest, run_quality)}[tool_id]
+            "fusionquality": (QualityRequest, run_quality), "batchfusion": (BatchRequest, run_batch)}[tool_id]

@@ -16,6 +16,7 @@ from ..devices import resolve_device, working_memory_budget
 from ..fusion import auto_tile_size, fuse, streaming_reach
 from ..kernels import kernel_offset
 from ..progress import Cancel, Progress, check_cancelled
+from ..rendering import TileFarm
 from ..results import FusionResult
 from ..settings import FusionSettings
 from ..windows import Window
@@ -42,9 +43,10 @@ class FusionOutcome:
 
 
 def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
-               settings: Optional[FusionSettings] = None) -> FusionOutcome:
+               settings: Optional[FusionSettings] = None, farm: Optional[TileFarm] = None) -> FusionOutcome:
     """Run a fusion request end to end. ``settings`` is the base the request's fields go into
-    (benchmarks and ablations; the QGIS algorithm and the command line use the defaults)."""
+    (benchmarks and ablations; the QGIS algorithm and the command line use the defaults); a
+    ``farm`` computes the output's tiles elsewhere (core/tile_farm.py: on Dask workers)."""
     fb = feedback or Feedback()
     t0 = time.perf_counter()
     fb.progress(0.0, "Reading and checking the inputs")
@@ -69,14 +71,14 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
                 # made on the HSI-aligned grid in a temporary GeoTIFF beside the output, then warped
                 aligned_path = io.files.temporary_path(os.path.splitext(request.output)[0] + ".tif")
                 try:
-                    result = fuse_to_file(inputs, cfg, aligned_path, core, core.cancelled)
+                    result = fuse_to_file(inputs, cfg, aligned_path, core, core.cancelled, farm=farm)
                     fb.progress(0.9, "warping the fused image onto the MSI's grid")
                     _warp_to_msi_grid(inputs, aligned_path, fused_path, fb, cloud_optimized=bool(request.cog))
                 finally:
                     io.remove_raster_quietly(aligned_path)
             else:
                 result = fuse_to_file(inputs, cfg, fused_path, core, core.cancelled,
-                                      cloud_optimized=bool(request.cog))
+                                      cloud_optimized=bool(request.cog), farm=farm)
             fuse_s = time.perf_counter() - t
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
@@ -176,11 +178,12 @@ def output_tile_size(inputs: Inputs, cfg: FusionSettings) -> int:
 
 def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optional[Progress] = None,
                  cancel: Optional[Cancel] = None, keep_image_bytes: int = KEEP_IMAGE_BYTES,
-                 cloud_optimized: bool = False) -> FusionResult:
+                 cloud_optimized: bool = False, farm: Optional[TileFarm] = None) -> FusionResult:
     """Fuse the loaded pair into the raster ``path`` (GeoTIFF or ENVI by its extension; a COG with
     ``cloud_optimized``), window by window as the tiles come (the HR cube is never held in memory;
     the file is deleted on error or cancel). ``result.image`` holds a copy only when the cube is at
-    most ``keep_image_bytes``, else None (the report then reads the written file back)."""
+    most ``keep_image_bytes``, else None (the report then reads the written file back). A ``farm``
+    computes the tiles elsewhere (core/tile_farm.py)."""
     from dataclasses import replace
 
     pair = inputs.pair
@@ -204,7 +207,7 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
     try:
         result = fuse(pair.hsi.data, pair.msi.data, scale=inputs.scale, srf=inputs.srf, progress=progress,
                       cancel=cancel, degradation=inputs.degradation, hsi_valid=hv, msi_valid=mv,
-                      hsi_wavelengths=inputs.hsi_wavelengths, settings=cfg, writer=put)
+                      hsi_wavelengths=inputs.hsi_wavelengths, settings=cfg, writer=put, farm=farm)
         writer.metadata["extra_tags"] = provenance_tags(inputs, result, cfg)
         t = time.perf_counter()
         writer.close()

@@ -101,3 +101,43 @@ class QualityRequest(_Request):
     msi: Optional[str] = None
     degradation: Optional[str] = None
     output_csv: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BatchRequest(_Request):
+    """Fuse every pair of the CSV ``manifest`` or of the pair ``folder`` into ``output_folder``
+    (see specs.BATCH and workflow/manifest.py), on the Dask cluster at ``scheduler``, else on
+    ``workers`` local worker processes, else (0) one pair after another in this process. The
+    fusion fields are those of :class:`FusionRequest`; a pair's own SRF / degradation file, when
+    the manifest gives one, replaces ``srf`` / ``degradation``."""
+
+    output_folder: str
+    manifest: Optional[str] = None
+    folder: Optional[str] = None
+    scheduler: Optional[str] = None
+    workers: int = 0
+    threads_per_worker: int = 0
+    scale: int = 0
+    srf: Optional[str] = None
+    msi_sensor: str = "auto"
+    hsi_sensor: str = "auto"
+    degradation: Optional[str] = None
+    outer_iterations: int = FusionSettings.outer_iterations
+    inner_iterations: int = FusionSettings.inner_iterations
+    tile_size: int = 0
+    msi_denoising: float = FusionSettings.msi_denoising
+    device: str = FusionSettings.device
+    seed: int = FusionSettings.seed
+
+    @property
+    def source(self) -> Optional[str]:
+        """The manifest or the folder, whichever was given."""
+        return self.manifest or self.folder
+
+    def pair_request(self, hsi: str, msi: str, output: str, srf: Optional[str] = None,
+                     degradation: Optional[str] = None) -> FusionRequest:
+        """The single fusion one pair runs: this batch's options on that pair's files."""
+        shared = {f.name: getattr(self, f.name) for f in fields(FusionRequest)
+                  if f.name not in ("hsi", "msi", "output", "output_degradation", "report")}
+        shared.update(srf=srf or self.srf, degradation=degradation or self.degradation)
+        return FusionRequest(hsi=hsi, msi=msi, output=output, **shared)

@@ -53,10 +53,10 @@ def device_options() -> tuple:
 class Param:
     """One parameter of a tool.
 
-    ``kind`` is one of ``raster``, ``file``, ``int``, ``float``, ``bool``, ``enum``,
-    ``raster_out``, ``file_out``; files and outputs list the ``extensions`` they accept (the first
-    is the default), enums their ``options`` (or, with ``options_now``, the options computed when
-    the tool is built, such as the GPUs of this machine)."""
+    ``kind`` is one of ``raster``, ``file``, ``folder``, ``string``, ``int``, ``float``, ``bool``,
+    ``enum``, ``raster_out``, ``file_out``, ``folder_out``; files and outputs list the ``extensions``
+    they accept (the first is the default), enums their ``options`` (or, with ``options_now``, the
+    options computed when the tool is built, such as the GPUs of this machine)."""
 
     name: str
     kind: str
@@ -88,7 +88,7 @@ class Param:
 
     @property
     def is_output(self) -> bool:
-        return self.kind in ("raster_out", "file_out")
+        return self.kind in ("raster_out", "file_out", "folder_out")
 
     @property
     def file_filter(self) -> str:
@@ -412,3 +412,64 @@ QUALITY = ToolSpec(
     numbers=QUALITY_METRICS + NO_REFERENCE_METRICS)
 
 TOOLS = (FUSION, ESTIMATION, SIMULATION, QUALITY)
+
+# ---------------------------------------------------------------------------------------------
+# The batch: many pairs, one Dask task each (core/workflow/batch.py). Not in TOOLS: its command
+# line takes the manifest and the output folder as positional arguments (cli.py).
+# ---------------------------------------------------------------------------------------------
+
+SCHEDULER_HELP = ("Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (started with `dask scheduler`, "
+                  "its workers with `dask worker` or `dask cuda worker`): each pair is then one task on the cluster. "
+                  "Empty: the pairs run in this process one after another (QGIS never starts worker processes).")
+
+BATCH = ToolSpec(
+    id="batchfusion", command="batch", display="Batch blind fusion", group="Fusion",
+    short_description="Fuses many HSI/MSI pairs listed in a CSV manifest or matched by name in a folder, one "
+                      "after another or as tasks on a Dask cluster; skips pairs that are already done.",
+    tags=("batch", "dask", "cluster", "distributed", "fusion", "hyperspectral", "multispectral", "EnMAP", "PRISMA",
+          "Sentinel-2", "GPU"),
+    help=(
+        "Runs 'Blind HSI-MSI fusion' on every pair of a manifest, with the same options for all, and writes a "
+        "summary. Each pair is the same run as a single fusion.\n\n"
+        "Inputs\n"
+        "- MANIFEST: a CSV with a header row and one row per pair: columns hsi and msi (required), output, srf, "
+        "degradation and name (optional); relative input paths are relative to the CSV's folder, relative outputs "
+        "to the output folder. Or FOLDER: a folder in which every NAME_hsi.tif is paired with NAME_msi.tif "
+        "(any raster extension; NAME_srf.csv and NAME_degradation.json are used when present). Give one of "
+        "the two.\n"
+        "- SCHEDULER (optional): a Dask scheduler address; each pair is one task on its workers (which must "
+        "see the files at the same paths and have this plugin installed). Workers that advertise a GPU resource "
+        "get one pair per GPU.\n"
+        "- The fusion options (iterations, device, seed, sensors, ...) apply to every pair; a pair's own srf / "
+        "degradation column replaces SRF / DEGRADATION for it.\n\n"
+        "Outputs\n"
+        "- OUTPUT_FOLDER: NAME_fused.tif per pair (unless the manifest names its output), with a run record "
+        "NAME_fused.run.json; batch_summary.csv and batch_summary.json: per pair the status (done, skipped, "
+        "failed, cancelled, not run), seconds, worker, device and the consistency of the result (mean relative "
+        "RMSE, %, of the fused image re-degraded with the estimated kernel and response against the HSI and the "
+        "MSI: no reference needed).\n"
+        "- DONE, SKIPPED, FAILED: counts of pairs.\n\n"
+        "Tips\n"
+        "- Run it again after a stop (cancel, a lost cluster, a failed pair fixed): complete pairs are skipped.\n"
+        "- From a terminal: python -m hsi_blind_fusion batch MANIFEST OUTDIR --workers 4 (local worker processes) "
+        "or --scheduler tcp://host:8786.\n\n"
+        "Limits\n"
+        "- A failed pair does not stop the others; its error is in the log and the summary.\n"
+        "- Without SCHEDULER the pairs run one after another in QGIS; QGIS never starts worker processes.\n"
+        "- Needs the Python package dask[distributed]."),
+    parameters=(
+        Param("MANIFEST", "file", "Manifest (CSV: hsi,msi[,output,srf,degradation,name])",
+              "CSV with a header row and one row per pair (columns hsi, msi; optional output, srf, degradation, "
+              "name). Give this or FOLDER.", optional=True, extensions=(".csv", ".txt"),
+              file_description="CSV files"),
+        Param("FOLDER", "folder", "Folder of pairs (NAME_hsi.tif with NAME_msi.tif)",
+              "A folder in which each NAME_hsi raster is paired with the NAME_msi raster (optional "
+              "NAME_srf.csv, NAME_degradation.json). Give this or MANIFEST.", optional=True),
+        Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
+              optional=True),
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,
+        MSI_DENOISING, DEVICE, SEED,
+        Param("OUTPUT_FOLDER", "folder_out", "Output folder",
+              "Where the fused GeoTIFFs, their run records and the batch summary are written."),
+    ),
+    numbers=(("DONE", "Pairs fused"), ("SKIPPED", "Pairs skipped (already complete)"), ("FAILED", "Pairs failed")))

@@ -101,7 +101,7 @@ def test_provider_loads_without_torch(tmp_path):
         "from hsi_blind_fusion.plugin import HsiBlindFusionPlugin\n"
         "p = HsiBlindFusionPlugin(None); p.initProcessing()\n"
         "prov = QgsApplication.processingRegistry().providerById('hsifusion')\n"
-        "algs = prov.algorithms(); assert len(algs) == 4, algs\n"
+        "algs = prov.algorithms(); assert len(algs) == 5, algs\n"
         "ok, msg = QgsApplication.processingRegistry().algorithmById('hsifusion:blindfusion').canExecute()\n"
         "assert not ok and 'torch==2.13.0' in msg and 'onnxruntime' not in msg, msg\n"
         "print('OK')\n")

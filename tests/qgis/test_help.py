@@ -11,7 +11,7 @@ import pytest
 from helpers.paths import ROOT, qgis_env
 
 EXE = shutil.which("qgis_process.bin")
-ALGS = ("blindfusion", "estimatedegradation", "simulateobservations", "fusionquality")
+ALGS = ("blindfusion", "estimatedegradation", "simulateobservations", "fusionquality", "batchfusion")
 
 
 def _readme_anchors():

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("qgis_app")
 
 
 IDS = ["hsifusion:blindfusion", "hsifusion:estimatedegradation", "hsifusion:simulateobservations",
-       "hsifusion:fusionquality"]
+       "hsifusion:fusionquality", "hsifusion:batchfusion"]
 
 
 def run(alg, params):
