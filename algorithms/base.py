@@ -44,7 +44,9 @@ TORCH_VERSION = "2.13.0"
 #: the translation context of every string of the algorithms (pylupdate5 names it after the class)
 TR_CONTEXT = "HsiFusionAlgorithm"
 #: pip's name of the modules whose import name differs
-PIP_NAMES = {"torch": f"torch=={TORCH_VERSION}", "skimage": "scikit-image"}
+#: pip's name of an importable module where the two differ (and the pinned versions)
+PIP_NAMES = {"torch": f"torch=={TORCH_VERSION}", "skimage": "scikit-image",
+             "distributed": '"dask[distributed]==2026.8.0"'}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,10 +67,6 @@ def missing_dependencies(modules):
 
 
 #: what pip installs for a module that is not its own pip name (quoted where a shell would expand it)
-PIP_NAMES = {"torch": f"torch=={TORCH_VERSION}", "onnxruntime": "onnxruntime",
-             "distributed": '"dask[distributed]==2026.8.0"'}
-
-
 def pip_names(modules):
     return [PIP_NAMES.get(m, m) for m in modules]
 

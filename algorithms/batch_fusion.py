@@ -12,13 +12,14 @@ from .base import HsiFusionAlgorithm
 
 class BatchFusionAlgorithm(HsiFusionAlgorithm):
     SPEC = specs.BATCH
-    REQUIRES = ("torch", "onnxruntime", "rasterio", "scipy", "distributed")
+    REQUIRES = ("torch", "rasterio", "scipy", "matplotlib", "distributed")
     CANCEL_MESSAGE = ("The batch was cancelled: the pairs finished before the cancel are complete (see "
                       "batch_summary.csv in the output folder); run it again to fuse the others.")
     MANIFEST, FOLDER, SCHEDULER, OUTPUT_FOLDER = "MANIFEST", "FOLDER", "SCHEDULER", "OUTPUT_FOLDER"
     SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION = "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR", "DEGRADATION"
     OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE = "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE"
-    MSI_DENOISING, DEVICE, SEED = "MSI_DENOISING", "DEVICE", "SEED"
+    MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID = "MSI_DENOISING", "STOP_WHEN_CONVERGED", "OUTPUT_GRID"
+    DEVICE, SEED, COG = "DEVICE", "SEED", "COG"
     DONE, SKIPPED, FAILED = "DONE", "SKIPPED", "FAILED"
 
     def checkParameterValues(self, parameters, context):  # noqa: N802

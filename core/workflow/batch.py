@@ -118,7 +118,7 @@ def fingerprint(request: FusionRequest) -> dict:
     """What makes an output this run's: its inputs (path, size, modification time) and options."""
     values = {f.name: getattr(request, f.name) for f in fields(FusionRequest)
               if f.name not in ("output", "output_degradation", "report")}
-    for key in ("hsi", "msi", "srf", "degradation"):
+    for key in ("hsi", "msi", "msi2", "srf", "degradation"):
         values[key] = _signature(values[key])
     return json.loads(json.dumps(values))
 
@@ -319,7 +319,7 @@ def run_batch(request: BatchRequest, feedback: Optional[Feedback] = None, sessio
     for w in manifest.warnings:
         fb.warning(w)
     items = manifest.pairs
-    requests = {i.name: request.pair_request(i.hsi, i.msi, i.output, i.srf, i.degradation) for i in items}
+    requests = {i.name: request.pair_request(i.hsi, i.msi, i.output, i.srf, i.degradation, i.msi2) for i in items}
     records = {i.name: PairRecord.of(i) for i in items}
     removed = remove_stale_temporaries(items)
     if removed:

@@ -28,7 +28,7 @@ from .. import io
 from ..errors import InvalidInputError
 
 RASTER_EXTENSIONS = (".tif", ".tiff", ".vrt", ".img", ".dat", ".bsq", ".bil", ".bip", ".jp2", ".nc", ".h5")
-COLUMNS = ("name", "hsi", "msi", "output", "srf", "degradation")
+COLUMNS = ("name", "hsi", "msi", "msi2", "output", "srf", "degradation")
 OUTPUT_SUFFIX = "_fused.tif"
 
 
@@ -42,6 +42,7 @@ class PairItem:
     output: str
     srf: Optional[str] = None
     degradation: Optional[str] = None
+    msi2: Optional[str] = None
 
 
 @dataclass
@@ -110,7 +111,8 @@ def _read_csv(path: str, output_folder: str) -> Manifest:
         name = values.get("name") or default_name(hsi)
         output = values.get("output") or name + OUTPUT_SUFFIX
         pairs.append(PairItem(name, hsi, msi, os.path.normpath(os.path.join(os.path.abspath(output_folder), output)),
-                              resolve(values.get("srf")), resolve(values.get("degradation"))))
+                              resolve(values.get("srf")), resolve(values.get("degradation")),
+                              resolve(values.get("msi2"))))
     return Manifest(pairs, path, warnings)
 
 
@@ -122,18 +124,18 @@ def _match_folder(folder: str, output_folder: str) -> Manifest:
         if not os.path.isfile(path):
             continue
         stem, ext = os.path.splitext(entry)
-        m = re.match(r"^(?P<name>.+)_(?P<role>hsi|msi|srf|degradation)$", stem, flags=re.IGNORECASE)
+        m = re.match(r"^(?P<name>.+)_(?P<role>hsi|msi2|msi|srf|degradation)$", stem, flags=re.IGNORECASE)
         if not m:
             continue
         name, role = m.group("name"), m.group("role").lower()
-        if role in ("hsi", "msi") and ext.lower() in RASTER_EXTENSIONS:
+        if role in ("hsi", "msi", "msi2") and ext.lower() in RASTER_EXTENSIONS:
             if (name, role) in rasters:
                 raise InvalidInputError(f"{folder} has two {role.upper()} rasters for {name}: "
                                         f"{os.path.basename(rasters[name, role])} and {entry}; keep one")
             rasters[name, role] = path
         elif (role, ext.lower()) in (("srf", ".csv"), ("degradation", ".json")):
             side[name, role] = path
-    names = sorted({n for n, _ in rasters})
+    names = sorted({n for n, role in rasters if role != "msi2"})
     pairs, warnings = [], []
     for name in names:
         hsi, msi = rasters.get((name, "hsi")), rasters.get((name, "msi"))
@@ -142,7 +144,7 @@ def _match_folder(folder: str, output_folder: str) -> Manifest:
             warnings.append(f"{name}: an {have} raster without its {lack} ({name}_{lack.lower()}.tif); left out")
             continue
         pairs.append(PairItem(name, hsi, msi, os.path.join(os.path.abspath(output_folder), name + OUTPUT_SUFFIX),
-                              side.get((name, "srf")), side.get((name, "degradation"))))
+                              side.get((name, "srf")), side.get((name, "degradation")), rasters.get((name, "msi2"))))
     return Manifest(pairs, folder, warnings)
 
 

@@ -126,8 +126,11 @@ class BatchRequest(_Request):
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0
     msi_denoising: float = FusionSettings.msi_denoising
+    stop_when_converged: bool = True
+    output_grid: str = "hsi"
     device: str = FusionSettings.device
     seed: int = FusionSettings.seed
+    cog: bool = False
 
     @property
     def source(self) -> Optional[str]:
@@ -135,9 +138,9 @@ class BatchRequest(_Request):
         return self.manifest or self.folder
 
     def pair_request(self, hsi: str, msi: str, output: str, srf: Optional[str] = None,
-                     degradation: Optional[str] = None) -> FusionRequest:
+                     degradation: Optional[str] = None, msi2: Optional[str] = None) -> FusionRequest:
         """The single fusion one pair runs: this batch's options on that pair's files."""
         shared = {f.name: getattr(self, f.name) for f in fields(FusionRequest)
-                  if f.name not in ("hsi", "msi", "output", "output_degradation", "report")}
+                  if f.name not in ("hsi", "msi", "msi2", "output", "output_degradation", "report")}
         shared.update(srf=srf or self.srf, degradation=degradation or self.degradation)
-        return FusionRequest(hsi=hsi, msi=msi, output=output, **shared)
+        return FusionRequest(hsi=hsi, msi=msi, msi2=msi2, output=output, **shared)

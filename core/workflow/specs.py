@@ -458,17 +458,17 @@ BATCH = ToolSpec(
         "- Without SCHEDULER the pairs run one after another in QGIS; QGIS never starts worker processes.\n"
         "- Needs the Python package dask[distributed]."),
     parameters=(
-        Param("MANIFEST", "file", "Manifest (CSV: hsi,msi[,output,srf,degradation,name])",
-              "CSV with a header row and one row per pair (columns hsi, msi; optional output, srf, degradation, "
-              "name). Give this or FOLDER.", optional=True, extensions=(".csv", ".txt"),
+        Param("MANIFEST", "file", "Manifest (CSV: hsi,msi[,msi2,output,srf,degradation,name])",
+              "CSV with a header row and one row per pair (columns hsi, msi; optional msi2, output, srf, "
+              "degradation, name). Give this or FOLDER.", optional=True, extensions=(".csv", ".txt"),
               file_description="CSV files"),
         Param("FOLDER", "folder", "Folder of pairs (NAME_hsi.tif with NAME_msi.tif)",
               "A folder in which each NAME_hsi raster is paired with the NAME_msi raster (optional "
-              "NAME_srf.csv, NAME_degradation.json). Give this or MANIFEST.", optional=True),
+              "NAME_msi2 raster, NAME_srf.csv, NAME_degradation.json). Give this or MANIFEST.", optional=True),
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,
-        MSI_DENOISING, DEVICE, SEED,
+        MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),

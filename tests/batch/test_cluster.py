@@ -222,7 +222,8 @@ def test_tile_farm_equals_single_run(cpu_session, tmp_path):
     np.testing.assert_allclose(farmed, single, rtol=1e-5, atol=1e-6 * float(np.abs(single).max()))
     st = farm.stats
     assert st.tiles == 4 and sum(st.workers.values()) == 4 and st.devices == {"cpu"}
-    assert len(st.workers) == 2                      # both workers rendered tiles
+    assert all(w.startswith("tcp://") for w in st.workers)   # rendered on the workers (the scheduler may
+                                                              # give quick tiles all to one of them)
     assert max(st.context_bytes) < 20 * max(st.block_bytes)
     assert sorted(os.listdir(tmp_path)) == ["farm.tif", "scene", "single.tif"]
 
