@@ -6,6 +6,8 @@ workers would be copies of QGIS): without a scheduler address the pairs run in t
 after another; with one, each pair is a task on that cluster's workers and QGIS only waits,
 shows the progress and cancels the futures on Cancel.
 """
+from qgis.PyQt.QtCore import QCoreApplication
+
 from ..core.workflow import specs
 from .base import HsiFusionAlgorithm
 
@@ -25,7 +27,10 @@ class BatchFusionAlgorithm(HsiFusionAlgorithm):
     def checkParameterValues(self, parameters, context):  # noqa: N802
         given = [n for n in (self.MANIFEST, self.FOLDER) if parameters.get(n) not in (None, "")]
         if len(given) == 2:
-            return False, self.tr("Give either a manifest (MANIFEST) or a folder of pairs (FOLDER), not both.")
+            # the one translation context of the plugin (base.TR_CONTEXT), literal for pylupdate5
+            return False, QCoreApplication.translate(
+                "HsiFusionAlgorithm", "Give either a manifest (MANIFEST) or a folder of pairs (FOLDER), not both.")
         if not given:
-            return False, self.tr("Give a manifest (MANIFEST) or a folder of pairs (FOLDER).")
+            return False, QCoreApplication.translate(
+                "HsiFusionAlgorithm", "Give a manifest (MANIFEST) or a folder of pairs (FOLDER).")
         return super().checkParameterValues(parameters, context)

@@ -140,7 +140,7 @@ def test_cancel_stops_promptly(pair, n, phase):
     messages = []
     with pytest.raises(Cancelled):
         fuse(y, z, outer_iterations=40, inner_iterations=10, device="cpu", cancel=cancel,
-             progress=lambda f, m: messages.append(m))
+             progress=lambda f, m: messages.append(m), settings=FusionSettings(stopping="fixed"))
     elapsed = time.perf_counter() - cancel.raised_at
     assert elapsed < 2.0, f"stopped {elapsed:.2f} s after cancel() returned True"
     assert cancel.calls <= n + 2   # no long stretch of work that ignores the flag
@@ -164,7 +164,8 @@ def test_cancel_from_another_thread(pair):
     timer.start()
     try:
         with pytest.raises(Cancelled):
-            fuse(y, z, device="cpu", cancel=flag.is_set)       # default 40 x 10 iterations
+            fuse(y, z, device="cpu", cancel=flag.is_set,       # the full 40 x 10 schedule
+                 settings=FusionSettings(stopping="fixed"))
     finally:
         timer.cancel()
     elapsed = time.perf_counter() - set_at[0]

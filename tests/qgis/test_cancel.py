@@ -11,7 +11,7 @@ from helpers.qgis_cases import checksums, scene_pair
 pytestmark = pytest.mark.usefixtures("qgis_app")
 
 #: A run long enough that it is still going when the cancel comes (minutes if not cancelled).
-LONG = {"OUTER_ITERATIONS": 2000, "INNER_ITERATIONS": 10, "DEVICE": "cpu"}
+LONG = {"OUTER_ITERATIONS": 2000, "INNER_ITERATIONS": 10, "STOP_WHEN_CONVERGED": False, "DEVICE": "cpu"}
 FAST = {"OUTER_ITERATIONS": 1, "INNER_ITERATIONS": 1, "DEVICE": "cpu"}
 LIMIT_S = 2.0
 
