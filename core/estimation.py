@@ -150,6 +150,9 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
 
     ``kernel_size`` fixes the support; without it the support starts at the starting kernel's size
     (default ``2·scale + 1``) and grows when the kernel touches its border (module docstring).
+    Supports up to the default size (and beyond :data:`_MAX_SEARCH_SIZE`) are fitted on the sampled
+    design (``_MAX_DESIGN_ENTRIES``), wider ones on normal equations accumulated over the LR pixels
+    (``_GRAM_BUDGET``).
 
     Diagnostics about the support (all sizes in MSI pixels, odd):
 
@@ -165,8 +168,8 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
     - ``kernel_warning``: a plain-language warning when truncated, else None.
     """
     t0 = time.perf_counter()
-    y, z, s = pair.y.astype(np.float64), pair.z.astype(np.float64), pair.scale
-    bands, msi_bands = y.shape[0], z.shape[0]
+    s = pair.scale
+    bands, msi_bands = pair.y.shape[0], pair.z.shape[0]
     fixed = kernel_size is not None
     size = kernel_size or (max(kernel.shape) if kernel is not None else default_kernel_size(s))
     size += 1 - size % 2
@@ -178,17 +181,22 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
     limit = size if fixed else _search_limit(pair, size)
     share = 1.0 if limit <= size else 0.5
 
-    # The first fit, on the starting support, from the (sampled) design itself.
-    blocks = _sample_blocks(pair, size, msi_bands, rng)
-    design, y_samples, grad_design, grad_y = _block_samples(pair, size, blocks, y, z)
-    first = _DesignProblem(design, y_samples, grad_design, grad_y, size)
+    # The first fit, on the starting support: up to the default size from the (sampled) design
+    # itself, as always; a wider given support from its normal equations (all pixels in less memory),
+    # unless its Gram matrix would be too large (beyond _MAX_SEARCH_SIZE).
+    if size <= default_kernel_size(s) or size > _MAX_SEARCH_SIZE:
+        blocks = _sample_blocks(pair, size, msi_bands, rng)
+        y, z = pair.y.astype(np.float64), pair.z.astype(np.float64)
+        first = _DesignProblem(*_block_samples(pair, size, blocks, y, z), size)
+        del y, z
+    else:
+        first = _GramProblem(pair, size, rng, cancel)
     history: list[float] = []
     k, p = _alternate(first, k0, p_start, smooth_p, rounds, history, _sub(progress, 0.0, share), cancel)
-    p_start_n = p_start if p_start is not None else _fit_response(
-        y_samples, np.einsum("mnk,k->mn", design, k0.ravel()), smooth_p, None)
-    samples = int(y_samples.shape[1])
+    p_start_n = p_start if p_start is not None else _fit_response(first.y_samples, first.z_lr(k0), smooth_p, None)
+    samples = first.samples
     tried = [{"size": size, "residual": history[-1] if history else float("nan"), "border_mass": border_mass(k)}]
-    del design, grad_design, first
+    del first
 
     if border_mass(k) > KERNEL_BORDER_LIMIT and limit > size:
         k, p, samples = _widen(pair, k, p, k0, p_start, smooth_p, limit, rounds, rng, tried, history,
@@ -444,6 +452,7 @@ class _DesignProblem:
                  grad_y: np.ndarray, size: int):
         self.design, self.y_samples = design, y_samples
         self.grad_design, self.grad_y = grad_design, grad_y
+        self.samples = int(y_samples.shape[1])
         self.solver = _KernelSolver(grad_design, size)
 
     def z_lr(self, k: np.ndarray) -> np.ndarray:
