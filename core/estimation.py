@@ -444,6 +444,19 @@ class _ResponseFit:
         return np.asarray(rows)
 
 
+def _window(image: np.ndarray, r0: int, r1: int, c0: int, c1: int, reflect: bool) -> np.ndarray:
+    """``image[:, r0:r1, c0:c1]`` as float32, indices outside the image mirrored (``reflect``, the
+    edge pixel not repeated, as ``np.pad(mode="reflect")``) or clamped to the edge."""
+    def fold(i: np.ndarray, n: int) -> np.ndarray:
+        if not reflect or n == 1:
+            return np.clip(i, 0, n - 1)
+        i = np.abs(i) % (2 * n - 2)
+        return np.where(i >= n, 2 * n - 2 - i, i)
+
+    rows, cols = fold(np.arange(r0, r1), image.shape[1]), fold(np.arange(c0, c1), image.shape[2])
+    return np.ascontiguousarray(image[:, rows][:, :, cols], dtype=np.float32)
+
+
 class _DesignProblem:
     """The kernel fit on an explicit (sampled) design: ``design @ k`` is ``(Z*K)↓s`` at the P samples,
     ``grad_design @ k`` its spatial differences (the kernel is fitted on those)."""
@@ -495,10 +508,13 @@ class _GramProblem:
             count = max(1, budget // (side * side))
             self.blocks = [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
                            for _ in range(count)]
-        p = size // 2
-        mode = "reflect" if min(pair.z.shape[1:]) > p else "replicate"
-        zt = torch.from_numpy(np.ascontiguousarray(pair.z, dtype=np.float32))
-        self.zp = torch.nn.functional.pad(zt[None], (p, p, p, p), mode=mode)[0]
+        # each block's MSI with the margin its patches reach (mirrored at the image border, as
+        # _kernel_design pads); not a padded copy of the whole MSI
+        lead = s // 2 - size // 2
+        reflect = min(pair.z.shape[1:]) > size // 2
+        self.regions = [torch.from_numpy(_window(pair.z, r0 * s + lead, (r0 + bh - 1) * s + lead + size,
+                                                 c0 * s + lead, (c0 + bw - 1) * s + lead + size, reflect))
+                        for r0, c0, bh, bw in self.blocks]
         y = torch.from_numpy(pair.y.astype(np.float64))
         ok = torch.from_numpy(self.ok)
         n2 = size * size
@@ -507,15 +523,14 @@ class _GramProblem:
         yy = torch.zeros((bands, bands), dtype=torch.float64)
         rows = 0
         y_parts = []
-        off = s // 2
-        for r0, c0, bh, bw in self.blocks:
+        for (r0, c0, bh, bw), zb in zip(self.blocks, self.regions):
             y_parts.append(pair.y[:, r0 : r0 + bh, c0 : c0 + bw][:, self.ok[r0 : r0 + bh, c0 : c0 + bw]])
             chunk = max(1, int(4_000_000 // (msi_bands * n2 * bw)))
             for a in range(r0, r0 + bh, chunk):
                 _check(cancel)
                 b = min(r0 + bh, a + chunk)
                 e = min(r0 + bh, b + 1)                 # one more row for the vertical differences
-                region = self.zp[:, a * s + off : (e - 1) * s + off + size, c0 * s + off : (c0 + bw - 1) * s + off + size]
+                region = zb[:, (a - r0) * s : (e - 1 - r0) * s + size]
                 u = torch.nn.functional.unfold(region[:, None], kernel_size=size, stride=s)
                 u = u.reshape(msi_bands, n2, e - a, bw)          # natural (unflipped) patch order
                 yb, okb = y[:, a:e, c0 : c0 + bw], ok[a:e, c0 : c0 + bw]
@@ -557,12 +572,11 @@ class _GramProblem:
         import torch
 
         size, s = k.shape[0], self.scale
-        shift = (self.full - size) // 2 + s // 2
+        o = (self.full - size) // 2
         w = torch.from_numpy(np.ascontiguousarray(k[::-1, ::-1], dtype=np.float32)).reshape(1, 1, size, size)
         parts = []
-        for r0, c0, bh, bw in self.blocks:
-            region = self.zp[:, r0 * s + shift : (r0 + bh - 1) * s + shift + size,
-                             c0 * s + shift : (c0 + bw - 1) * s + shift + size]
+        for (r0, c0, bh, bw), zb in zip(self.blocks, self.regions):
+            region = zb[:, o : o + (bh - 1) * s + size, o : o + (bw - 1) * s + size]
             out = torch.nn.functional.conv2d(region[:, None], w, stride=s)[:, 0]
             parts.append(out.numpy()[:, self.ok[r0 : r0 + bh, c0 : c0 + bw]])
         return np.concatenate(parts, axis=1).astype(np.float64)

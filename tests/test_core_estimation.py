@@ -204,3 +204,19 @@ def test_wide_motion_kernel_cave():
     kc = kernel_correlation(truth, deg.kernel)
     assert kc > 0.95, f"kernel correlation {kc:.3f}"
     assert srf_error(nikon_srf(), deg.srf) < SRF_ERROR_MAX
+
+
+def test_wide_fit_on_sampled_blocks(monkeypatch):
+    """On a scene too large for the Gram budget the wide fit samples LR blocks (48 x 48) and still
+    finds the blur (the budget is lowered here so that a 256 x 256 scene needs one block)."""
+    import hsi_blind_fusion.core.estimation as estimation
+
+    monkeypatch.setattr(estimation, "_GRAM_BUDGET", 3000 * 2.0 * 4 * 21.0**4)   # 3000 LR pixels at 21 x 21
+    truth = gaussian_kernel(19, 3.0)
+    y, z = _wide_case(truth, 4, size=256)
+    deg = estimate_degradation(y, z, device="cpu")
+    _support_diagnostics_are_consistent(deg)
+    assert deg.diagnostics["kernel_support_tried"][-1]["size"] > 9
+    assert deg.diagnostics["samples"] == 48 * 48            # one block instead of the 64 x 64 LR pixels
+    kc = kernel_correlation(truth, deg.kernel)
+    assert kc > 0.9, f"kernel correlation {kc:.3f}"
