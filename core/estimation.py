@@ -16,10 +16,10 @@ rates, which barely moves K. The fusion later refines K and P against the curren
 the kernel is first fitted on the default support (``2·scale + 1``); if more than
 :data:`KERNEL_BORDER_LIMIT` of its mass lies on the one-pixel frame of that support, the blur is
 cut off there (a wider blur piles what the support cannot reach onto its border), so the kernel is
-fitted again on the widest support the search allows (:func:`~.kernels.widest_kernel_size`, 5·scale + 1,
-also bounded by the number of LR pixels and by :data:`_MAX_SEARCH_SIZE`), and that kernel is cropped
-to the smallest centred square that holds all but :data:`_CROP_LOSS` of its mass (plus a one-pixel
-frame) and refitted there. The wide fits work on the normal equations (Gram matrices accumulated over
+fitted again on a wider support: 3·scale + 1, then, if still cut off there, the widest the search
+allows (:func:`~.kernels.widest_kernel_size`, 5·scale + 1, also bounded by the number of LR pixels
+and by :data:`_MAX_SEARCH_SIZE`); that kernel is cropped to the smallest centred square that holds
+all but :data:`_CROP_LOSS` of its mass (plus a one-pixel frame) and refitted there. The wide fits work on the normal equations (Gram matrices accumulated over
 LR row chunks, see :class:`_GramProblem`), so their memory does not grow with the number of pixels.
 The diagnostics record every support tried with its residual, the border mass of the result, and
 a plain-language warning when the kernel still touches its border.
@@ -262,29 +262,48 @@ def _search_limit(pair: NormalizedPair, size: int) -> int:
 def _widen(pair: NormalizedPair, k: np.ndarray, p: np.ndarray, k0: np.ndarray, p_start: np.ndarray | None,
            smooth_p: np.ndarray, limit: int, rounds: int, rng: np.random.Generator, tried: list[dict],
            history: list[float], progress: Progress | None, cancel: Cancel | None):
-    """The kernel touched its border: fit on the widest support, then crop to its mass and refit.
+    """The kernel touched its border: grow the support, crop the kernel to its mass and refit.
 
-    Returns ``(k, p, samples)``; ``tried`` gets one entry per support (the first one's residual is
-    measured again on the wide samples, so that all compare)."""
-    wide = _GramProblem(pair, limit, rng, cancel)
-    first = tried[0]
-    first["residual"] = wide.residual(centre_pad(k, limit), p)
-    # The start: the starting kernel widened (a Gaussian matching the scale by default), not the cut-off
-    # fit, whose border pile would have to be unlearnt.
-    start = centre_pad(k0, limit)
-    k_w, p_w = _alternate(wide, start, p_start, smooth_p, rounds, history, _sub(progress, 0.0, 0.7), cancel)
-    tried.append({"size": limit, "residual": wide.residual(k_w, p_w), "border_mass": border_mass(k_w)})
-    size = min(limit, mass_extent(k_w, 1.0 - _CROP_LOSS) + 2)
-    if size < limit:
+    The support grows in two steps, to :func:`_middle_size` (3·scale + 1) and then to ``limit``,
+    each fitted afresh from the starting kernel widened (a Gaussian matching the scale by default;
+    not the cut-off fit, whose border pile would have to be unlearnt). The first step whose kernel
+    keeps its border under :data:`KERNEL_BORDER_LIMIT`, or the last, is cropped to the smallest
+    centred square holding all but :data:`_CROP_LOSS` of its mass plus a one-pixel frame and
+    refitted there (kept if it stays off its border). A wide Gram matrix costs size⁴, so a blur up
+    to 3·scale pixels wide never pays for the widest one.
+
+    Returns ``(k, p, samples)``; ``tried`` gets one entry per support, with all residuals measured
+    on the samples of the last (widest) problem, so that they compare."""
+    fits = [(k, p)]
+    sizes = [n for n in sorted({_middle_size(pair.scale), limit}) if tried[0]["size"] < n <= limit]
+    share = 1.0 / len(sizes)
+    for i, n in enumerate(sizes):
+        wide = _GramProblem(pair, n, rng, cancel)
+        step = _sub(progress, i * share, (i + 0.7) * share)
+        k_w, p_w = _alternate(wide, centre_pad(k0, n), p_start, smooth_p, rounds, history, step, cancel)
+        tried.append({"size": n, "border_mass": border_mass(k_w)})
+        fits.append((k_w, p_w))
+        if border_mass(k_w) <= KERNEL_BORDER_LIMIT or n == sizes[-1]:
+            break
+    size = min(n, mass_extent(k_w, 1.0 - _CROP_LOSS) + 2)
+    if size < n:
         crop = centre_crop(k_w, size)
         wide.use_size(size)
         k_c, p_c = _alternate(wide, crop / crop.sum(), p_start, smooth_p, rounds, history,
-                              _sub(progress, 0.7, 1.0), cancel)
-        tried.append({"size": size, "residual": wide.residual(centre_pad(k_c, limit), p_c),
-                      "border_mass": border_mass(k_c)})
+                              _sub(progress, (i + 0.7) * share, (i + 1) * share), cancel)
+        tried.append({"size": size, "border_mass": border_mass(k_c)})
+        fits.append((k_c, p_c))
         if border_mass(k_c) <= KERNEL_BORDER_LIMIT:     # else the crop was too tight: keep the wide fit
             k_w, p_w = k_c, p_c
+    for entry, (kk, pp) in zip(tried, fits):
+        entry["residual"] = wide.residual(centre_pad(kk, n), pp)
     return k_w, p_w, wide.samples
+
+
+def _middle_size(scale: int) -> int:
+    """The first step of the search: 3·scale + 1 (25 at x8), odd."""
+    n = 3 * int(scale) + 1
+    return n + 1 - n % 2
 
 
 def _kernel_warning(size: int, mass: float, fixed: bool, limit: int, scale: int) -> str | None:

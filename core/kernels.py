@@ -21,10 +21,11 @@ def default_kernel_size(scale: int) -> int:
 
 def widest_kernel_size(scale: int) -> int:
     """The widest support the blind estimate searches when the default one cuts the kernel off:
-    five times the scale plus one (41 at x8). That holds a blur two LR pixels wide on either side
+    five times the scale plus one, made odd (41 at x8, 17 at x3). That holds a blur two LR pixels wide on either side
     of its centre, and still one 1.5 LR pixels wide when a misregistration of half an LR pixel moves
     its centre (the support stays centred: the shift must fit inside it)."""
-    return max(default_kernel_size(scale), 5 * int(scale) + 1)
+    n = 5 * int(scale) + 1
+    return max(default_kernel_size(scale), n + 1 - n % 2)
 
 
 def border_mass(kernel: np.ndarray, ring: int = 1) -> float:
