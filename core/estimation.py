@@ -56,9 +56,11 @@ KERNEL_BORDER_LIMIT = 0.01
 #: Mass a crop of the wide fit may leave out: noise scattered far from the blur and the faint end of
 #: its tails (cropping 0.6 % of a motion kernel leaves its correlation at 1.000).
 _CROP_LOSS = 0.005
-#: Widest support the search fits: its Gram matrix (size⁴ float64 values) is 143 MB at 65, and a
-#: fit there costs tens of seconds. A wider ``kernel_size`` can still be given.
-_MAX_SEARCH_SIZE = 65
+#: Widest support the search fits (and the widest given support fitted from normal equations): a
+#: blur that fills its support makes every FISTA step a dense size² x size² product, about 2 ms at
+#: 49 (10-15 CPU s for a fit) and 6 ms at 63 (measured: 45 CPU s for a 55 px Gaussian at x16), and
+#: the Gram matrix holds size⁴ float64 values (46 MB at 49). A wider ``kernel_size`` can be given.
+_MAX_SEARCH_SIZE = 49
 #: Multiply-adds spent on the Gram matrix of a wide fit (about a second on one core); LR blocks are
 #: sampled below that (a 512 x 512 scene at x8 fits whole at 41 x 41).
 _GRAM_BUDGET = 8e10
