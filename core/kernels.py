@@ -21,6 +21,42 @@ def default_kernel_size(scale: int) -> int:
     return max(5, 2 * int(scale) + 1)
 
 
+def widest_kernel_size(scale: int) -> int:
+    """The widest support the blind estimate searches when the default one cuts the kernel off:
+    five times the scale plus one, made odd (41 at x8, 17 at x3). That holds a blur two LR pixels wide on either side
+    of its centre, and still one 1.5 LR pixels wide when a misregistration of half an LR pixel moves
+    its centre (the support stays centred: the shift must fit inside it)."""
+    n = 5 * int(scale) + 1
+    return max(default_kernel_size(scale), n + 1 - n % 2)
+
+
+def border_mass(kernel: np.ndarray, ring: int = 1) -> float:
+    """Fraction of the kernel's total mass in its outermost ``ring`` rows and columns.
+
+    With the default ``ring=1`` that is the one-pixel frame of the square support: ``1 - (mass of
+    the centred (n-2) x (n-2) square) / (total mass)``. A kernel that fits its support has almost
+    nothing there; a blur wider than the support piles the part it cannot reach onto that frame."""
+    k = np.asarray(kernel, dtype=np.float64)
+    total = float(k.sum())
+    if not total > 0:
+        return 0.0
+    n = k.shape[0]
+    if n <= 2 * ring:
+        return 1.0
+    return float(max(0.0, 1.0 - k[ring : n - ring, ring : n - ring].sum() / total))
+
+
+def mass_extent(kernel: np.ndarray, keep: float) -> int:
+    """The smallest odd size whose centred square holds at least ``keep`` of the kernel's mass."""
+    k = np.asarray(kernel, dtype=np.float64)
+    total = float(k.sum())
+    n = k.shape[0]
+    for size in range(1, n + 1, 2):
+        if centre_crop(k, size).sum() >= keep * total:
+            return size
+    return n
+
+
 def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
     """Isotropic Gaussian kernel of odd ``size`` and standard deviation ``sigma`` (pixels)."""
     size = int(size)

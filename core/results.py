@@ -21,6 +21,18 @@ class EstimationDiagnostics:
     samples: int = 0
     #: the response in the normalized units of the estimate (rows' sums are the MSI/HSI gains)
     srf_normalized_units: Optional[np.ndarray] = None
+    #: size of the returned kernel's square support [MSI pixels, odd]; 0 when not estimated
+    kernel_support: int = 0
+    #: share of the kernel's mass on the one-pixel frame of its support
+    kernel_border_mass: float = 0.0
+    #: that share is above the limit: the blur probably continues beyond the support
+    kernel_truncated: bool = False
+    #: every support tried, in order: ``{"size", "residual", "border_mass"}``
+    kernel_support_tried: list = field(default_factory=list)
+    #: the widest support the search could use (the given size when it was fixed)
+    kernel_support_limit: int = 0
+    #: plain-language warning when the kernel still touches its border, else None
+    kernel_warning: Optional[str] = None
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_fusion
-from .outputs import save_degradation, save_report, settings_table
+from .outputs import kernel_messages, save_degradation, save_report, settings_table
 from .requests import FusionRequest
 from .specs import FUSION
 
@@ -83,8 +83,9 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     f"window by window); {d.outer_iterations_run} outer iterations: {d.stop_reason}")
+            fb.info(f"Blur kernel {result.kernel.shape[0]} x {result.kernel.shape[0]} MSI pixels")
             fb.info(offset_message(inputs, result))
-            for w in guard_messages(result):
+            for w in kernel_messages(result) + guard_messages(result):
                 fb.warning(w)
             fb.progress(0.95, "Writing the outputs")
             if request.output_degradation:

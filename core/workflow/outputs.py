@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 
 from .. import io
-from ..kernels import kernel_offset
+from ..kernels import border_mass, kernel_offset
 from ..report import write_report
 from .inputs import Inputs
 from .specs import ToolSpec
@@ -26,6 +26,14 @@ def save_degradation(inputs: Inputs, result, path: str) -> str:
         extra["msi_gain"] = [float(g) for g in np.asarray(result.msi_gain, dtype=np.float64).ravel()]
     if inputs.kept_bands is not None and not inputs.kept_bands.all():
         extra["bands_left_out"] = [int(i) + 1 for i in np.flatnonzero(~inputs.kept_bands)]
+    est = estimation_diagnostics(result)
+    extra["kernel_support"] = int(result.kernel.shape[0])
+    extra["kernel_border_mass"] = round(float(border_mass(result.kernel)), 5)
+    if est is not None and est.kernel_support_tried:
+        extra["kernel_support_tried"] = [{k: (round(float(v), 6) if k != "size" else int(v)) for k, v in t.items()}
+                                         for t in est.kernel_support_tried]
+    if est is not None and est.kernel_warning:
+        extra["kernel_warning"] = est.kernel_warning
     dy, dx = kernel_offset(result.kernel)
     t = inputs.pair.msi.transform
     extra["kernel_offset_msi_px"] = [round(dx, 4), round(dy, 4)]
@@ -36,6 +44,20 @@ def save_degradation(inputs: Inputs, result, path: str) -> str:
     hsi = inputs.hsi_file or inputs.pair.hsi.info
     return io.write_degradation(path, result.scale, result.kernel, inputs.to_file_bands(result.srf, 0.0, axis=1),
                                 hsi.wavelengths_nm, inputs.pair.msi.wavelengths_nm, extra)
+
+
+def estimation_diagnostics(result):
+    """The blind estimate's diagnostics of a fusion (FusionResult) or an estimation (Degradation);
+    None when K and P came from a degradation file unchanged."""
+    diag = result.diagnostics
+    est = getattr(diag, "estimation", diag)
+    return est if hasattr(est, "kernel_support_tried") else None
+
+
+def kernel_messages(result) -> list[str]:
+    """The kernel-support warning of the estimate (core/estimation.py), in plain words, if any."""
+    est = estimation_diagnostics(result)
+    return [f"kernel: {est.kernel_warning}"] if est is not None and est.kernel_warning else []
 
 
 def settings_table(tool: ToolSpec, request, inputs: Inputs) -> dict:
@@ -86,7 +108,15 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             ("upsampled HSI", f"{guard.upsampled_hsi:.4g}", f"{guard.upsampled_msi:.4g}"),
             ("held-out gain of the MSI", "" if guard.held_out_gain is None else f"{guard.held_out_gain:.3g}", ""),
             ("written", getattr(diag, "written", "fusion"), "")]
-    warnings = list(inputs.warnings)
+    est = estimation_diagnostics(result)
+    if est is not None and est.kernel_support_tried:
+        tables["Kernel support (chosen from the data unless KERNEL_SIZE is given)"] = [
+            ("support [MSI px]", "residual of (Z*K)↓s vs P·Y", "mass on the support's border")] + [
+            (f"{t['size']} x {t['size']}", f"{t.get('residual', float('nan')):.4g}", f"{100 * t['border_mass']:.2f} %")
+            for t in est.kernel_support_tried] + [
+            ("written", f"{result.kernel.shape[0]} x {result.kernel.shape[0]}",
+             f"{100 * border_mass(result.kernel):.2f} %")]
+    warnings = list(inputs.warnings) + kernel_messages(result)
     if guard is not None:
         warnings += [f"guard: {p}" for p in guard.problems()]
     return write_report(path, title, settings, result.kernel, result.srf,

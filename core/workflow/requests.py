@@ -35,6 +35,7 @@ class FusionRequest(_Request):
     msi_sensor: str = "auto"
     hsi_sensor: str = "auto"
     degradation: Optional[str] = None
+    kernel_size: int = 0
     outer_iterations: int = FusionSettings.outer_iterations
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0
@@ -53,6 +54,7 @@ class FusionRequest(_Request):
                        inner_iterations=int(self.inner_iterations), device=self.device, seed=int(self.seed),
                        msi_denoising=float(self.msi_denoising),
                        stopping="converged" if self.stop_when_converged else "fixed",
+                       kernel_size=int(self.kernel_size) if self.kernel_size and int(self.kernel_size) > 0 else None,
                        tile_size=int(self.tile_size) if self.tile_size and int(self.tile_size) > 0 else None)
 
 
@@ -67,6 +69,7 @@ class EstimationRequest(_Request):
     srf: Optional[str] = None
     msi_sensor: str = "auto"
     hsi_sensor: str = "auto"
+    kernel_size: int = 0
     device: str = "auto"
     seed: int = 0
     report: Optional[str] = None
@@ -122,6 +125,7 @@ class BatchRequest(_Request):
     msi_sensor: str = "auto"
     hsi_sensor: str = "auto"
     degradation: Optional[str] = None
+    kernel_size: int = 0
     outer_iterations: int = FusionSettings.outer_iterations
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0

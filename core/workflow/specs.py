@@ -181,6 +181,12 @@ OUTER_ITERATIONS = Param("OUTER_ITERATIONS", "int", "Outer iterations",
                          _DEFAULTS.outer_iterations, 1, 10000)
 INNER_ITERATIONS = Param("INNER_ITERATIONS", "int", "Inner iterations", "Gradient steps per outer iteration.",
                          _DEFAULTS.inner_iterations, 1, 10000, advanced=True)
+KERNEL_SUPPORT = Param(
+    "KERNEL_SIZE", "int", "Blur kernel support (MSI pixels, 0 = from the data)",
+    "Side of the square support on which the HSI's blur kernel is estimated. 0: chosen from the data (it starts at "
+    "2 x scale + 1 and grows, up to 5 x scale + 1 and at most 49, while the kernel piles its mass on the support's "
+    "border, i.e. while the blur is cut off). A size given here is used as it is (even sizes are rounded up to odd); "
+    "the log and the report warn when the kernel still touches its border.", 0, 0, 99, advanced=True)
 TILE_SIZE = Param("TILE_SIZE", "int", "Tile size (MSI pixels, 0 = automatic)", TILE_HELP, 0, 0, 16384,
                   advanced=True)
 MSI_DENOISING = Param("MSI_DENOISING", "float", "MSI denoising strength (0 = off)", DENOISE_HELP,
@@ -254,8 +260,8 @@ FUSION = ToolSpec(
         "- One kernel and one response for the whole scene; the inputs must be co-registered and acquired close "
         "in time."),
     parameters=(
-        HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
               extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),
@@ -294,7 +300,7 @@ ESTIMATION = ToolSpec(
     parameters=(
         Param("HSI", "raster", HSI.label, "The hyperspectral raster."),
         Param("MSI", "raster", MSI.label, "The multispectral raster."),
-        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEVICE, SEED,
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, DEVICE, SEED,
         Param("OUTPUT", "file_out", "Estimated degradation (JSON)", "Kernel, response, scale and wavelengths as JSON.",
               extensions=(".json",), file_description="JSON files"),
         REPORT,
@@ -467,8 +473,8 @@ BATCH = ToolSpec(
               "NAME_msi2 raster, NAME_srf.csv, NAME_degradation.json). Give this or MANIFEST.", optional=True),
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
-        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, OUTER_ITERATIONS, INNER_ITERATIONS, TILE_SIZE,
-        MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
+        TILE_SIZE, MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),

@@ -36,12 +36,12 @@ def test_provider_and_parameters():
     assert sorted(a.id() for a in prov.algorithms()) == sorted(IDS)
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
     assert names("hsifusion:blindfusion") == ["HSI", "MSI", "MSI2", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
-                                              "DEGRADATION", "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE",
+                                              "DEGRADATION", "KERNEL_SIZE", "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE",
                                               "MSI_DENOISING", "STOP_WHEN_CONVERGED", "OUTPUT_GRID", "DEVICE", "SEED", "COG",
                                               "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
-                                                      "DEVICE", "SEED", "OUTPUT", "REPORT"]
+                                                      "KERNEL_SIZE", "DEVICE", "SEED", "OUTPUT", "REPORT"]
     assert set(names("hsifusion:simulateobservations")) == {
         "INPUT", "KERNEL_SIZE", "KERNEL_SIGMA", "KERNEL_FILE", "SRF", "SCALE", "SNR_DB", "SEED", "OUTPUT_HSI",
         "OUTPUT_MSI"}
