@@ -272,7 +272,7 @@ def test_tv_on_the_correction_keeps_the_start_texture_that_tv_on_the_image_remov
     x = synthetic_cube(64, endmembers=4, spatial_smooth=1.5, seed=2)
     y, z = simulate(x, gaussian_kernel(9, 1.5), synthetic_srf(), 4, snr_db=40.0, seed=0)
     run = lambda **s: metrics.psnr(x, fuse(y, z, outer_iterations=6, inner_iterations=5, device="cpu",  # noqa: E731
-                                          settings=FusionSettings(**s)).image)
+                                          settings=FusionSettings(stopping="fixed", **s)).image)
     start = metrics.psnr(x, fuse(y, z, outer_iterations=0, device="cpu").image)
     on_image = run(tv_weight=100.0, tv_on="image", output_shape_smoothing=False)
     on_correction = run(tv_weight=100.0, tv_on="correction", output_shape_smoothing=False)
