@@ -20,8 +20,8 @@ fitted again on a wider support: 3·scale + 1, then, if still cut off there, the
 allows (:func:`~.kernels.widest_kernel_size`, 5·scale + 1, also bounded by the number of LR pixels
 and by :data:`_MAX_SEARCH_SIZE`); that kernel is cropped to the smallest centred square that holds
 all but :data:`_CROP_LOSS` of its mass (plus a one-pixel frame) and refitted there. The wide fits
-work on the normal equations (Gram matrices accumulated over LR row chunks, see :class:`_GramProblem`), so their memory does not grow with the number of pixels.
-The diagnostics record every support tried with its residual, the border mass of the result, and
+work on the normal equations (Gram matrices accumulated over LR row chunks, see
+:class:`_GramProblem`), so their memory does not grow with the number of pixels. The diagnostics record every support tried with its residual, the border mass of the result, and
 a plain-language warning when the kernel still touches its border.
 """
 from __future__ import annotations
