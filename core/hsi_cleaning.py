@@ -6,27 +6,33 @@ the result. White noise is mostly kept out by the residual's signal projector; s
 not: per-band column offsets of a pushbroom sensor ("stripes") and dead or saturated pixels are
 band-specific, spatially structured, and pass.
 
-Both are told apart from the scene by what they share: the scene's spectra lie in a
-low-dimensional subspace common to all bands, stripes and impulses belong to one band. Every band
-is predicted from the *other* bands (leave-one-band-out projection onto a spectral subspace); the
-prediction carries the scene but none of the band's own defects, and its residual holds them:
+Both are told apart from the scene by what they do not share: the scene's spectra lie in a
+low-dimensional subspace common to all bands, a stripe or an impulse belongs to one band. Every
+band is predicted from the *other* bands (leave-one-band-out fit in a spectral subspace); the
+prediction carries the scene but none of the band's own defects, and the residual holds them.
 
-- the subspace is estimated from spatial differences, which cancel offsets (mixed second
-  differences, free of column and row offsets, on the first pass); directions that live in one
-  band are dropped (a band's own defect is not scene), and the dimension is the one whose
-  leave-one-band-out prediction errs least (no noise level needed);
-- a band's column offsets are the medians of its residual along each column. Noise and
-  localized scene residue leave such medians too, so the offsets are estimated separately on
-  segments of the columns (top, bottom, ...): only what the segments agree on is a stripe (the
-  covariance of segment medians is unbiased for the stripe variance), and the offsets are kept
-  where that agreement is significant, shrunk by the Wiener factor. Rows likewise;
-- impulses are residuals many robust standard deviations out that are isolated in space (against
-  the 8 neighbours' residuals) and in the spectrum (against the neighbouring bands'); flagged
-  values get zero weight in their pixel's fit on the next pass and are replaced by the
-  leave-one-out prediction.
+- Subspace: the median spectrum plus principal directions of the noise-whitened cube, those
+  concentrated on a single band left out (a band's own defect is not scene), as many as predict
+  held-out bands of held-out columns best (cross-validation over alternate column pairs: a
+  direction fitted to column stripes does not carry over to other columns). The first passes take
+  the directions from spatial differences that cancel offsets (mixed second differences, then
+  vertical ones), later passes from the destriped values themselves, which also see scene
+  structure that runs along the columns.
+- Stripes: a band's column offsets are robust column locations of its residual. Detector offsets
+  are independent from column to column (a white profile across columns), scene residue is
+  smooth: frequencies of the profile far above its white level are shrunk to it. Noise and
+  localized scene residue also leave column means, so the profiles of separate segments of the
+  columns (top, bottom, ...) must agree significantly; the agreed share (Wiener) is removed.
+  Rows likewise.
+- Impulses: values whose residual is far out and isolated in space and spectrum, outside the
+  range of their spatial neighbours and a spike between their spectral neighbours (real content
+  of an LR image has passed through the sensor's blur and rarely jumps in one band only). They
+  get no weight in their pixel's fit and are replaced by the leave-one-out prediction. The first
+  pass looks for impulses only, so they are known before stripes are estimated.
 
-Passes repeat (a band's prediction improves as the other bands are cleaned). Everything is
-LR-sized: a few spectral projections and medians.
+The passes repeat, each band's prediction improving as the other bands are cleaned; a band's
+removed stripes count as extra noise in the fits of the next pass (some of them may be left).
+Everything is LR-sized: a few spectral projections, eigen-decompositions and medians per pass.
 """
 from __future__ import annotations
 
@@ -36,27 +42,33 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DIFFS = 'vertical'
-DIFFS0 = 'mixed'
-SCHEDULE = ['mixed*', 'mixed', 'vertical', 'values']
-WHITE = 5.0
-FOLD = 'cols'
-Z0 = 3.0
 _MAD = 1.4826          # median absolute deviation -> standard deviation (Gaussian)
+#: (basis from, stripes estimated?) per pass; passes beyond the list repeat its last entry
+_SCHEDULE = (("mixed", False), ("mixed", True), ("vertical", True), ("values", True))
+#: the first stripe estimate, on the weakest basis, must be this much more significant
+_FIRST_STRIPES_Z = 3.0
+#: share of a band's removed stripe variance counted as extra noise in the next pass's fits
+_STRIPE_DOUBT = 0.3
 
 
 def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, denoise: bool = False,
-              passes: int = 7, stripe_z: float = 4.0, outlier_threshold: float = 7.0,
-              spectral_contrast: float = 4.0, max_rank: int = 32, diffs: str = 'both'):
+              passes: int = 7, stripe_z: float = 4.0, white: float = 5.0, outlier_threshold: float = 7.0,
+              spectral_contrast: float = 4.0, max_rank: int = 32):
     """Remove column/row stripes and impulse outliers from an LR-HSI ``(bands, h, w)`` whose bands
-    are in spectral order.
+    are in spectral order (NumPy array or torch tensor).
 
-    ``valid`` ``(h, w)`` marks usable pixels (False: left as they are, ignored by every estimate).
+    ``valid`` ``(h, w)`` marks usable pixels (False and non-finite pixels are left as they are and
+    ignored by every estimate). ``stripe_z``: significance (standard errors) a band's stripes need;
+    ``white``: how far above a stripe profile's white level a spatial frequency counts as scene;
+    ``outlier_threshold``: robust standard deviations an impulse's residual needs;
+    ``denoise``: also shrink each band's part outside the spectral subspace toward it (off by
+    default: it helps scenes with many bands, hurts CAVE's 31; see benchmarks/hsi_noise.py).
+
     Returns ``(cleaned, info)``: the cleaned cube (same type, dtype and shape as ``y``) and a dict
     saying what was found: ``striped_bands`` (bands with column or row offsets removed),
     ``stripe_to_noise`` (RMS of the removed offsets over the band's noise std, mean over those
     bands), ``outliers_replaced`` (band-pixel values replaced), ``rank`` (spectral subspace
-    dimension), ``noise_std`` (per-band noise std estimate, input units).
+    dimension), ``noise_std`` (per-band white-noise std of the leave-one-out residual, input units).
     """
     as_numpy = isinstance(y, np.ndarray)
     src = torch.as_tensor(y)
@@ -65,8 +77,7 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
     ok = torch.isfinite(cube).all(0)
     if valid is not None:
         ok &= torch.as_tensor(valid, dtype=torch.bool, device=cube.device)
-    info = {"striped_bands": 0, "stripe_to_noise": 0.0, "outliers_replaced": 0, "rank": 0,
-            "noise_std": [], "denoise_rank": 0}
+    info = {"striped_bands": 0, "stripe_to_noise": 0.0, "outliers_replaced": 0, "rank": 0, "noise_std": []}
     if bands < 4 or h < 4 or w < 4 or int(ok.sum()) < 16:
         return (y.copy() if as_numpy else src.clone()), info
     raw = torch.where(ok[None], cube, torch.zeros((), dtype=cube.dtype))
@@ -75,30 +86,27 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
     bad = torch.zeros((bands, h, w), dtype=torch.bool)
     sigma = _mixed_difference_sigma(raw, ok[None])
     loo = raw
-    first_done = False
+    first_stripes = True
     for p in range(passes):
-        cur = raw - col[:, None, :] - row[:, :, None]
-        cur = torch.where(bad, loo, cur)
-        mode = SCHEDULE[min(p, len(SCHEDULE) - 1)]
-        basis = _spectral_basis(cur, ok, bad, sigma, mode=mode.rstrip('*'), max_rank=max_rank)
-        loo = _predict(cur, ok, bad, sigma, basis)
+        mode, stripes = _SCHEDULE[min(p, len(_SCHEDULE) - 1)]
+        cur = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
+        scale = (sigma ** 2 + _STRIPE_DOUBT * (col.pow(2).mean(1) + row.pow(2).mean(1))).sqrt()
+        basis = _spectral_basis(cur, ok, scale, mode, max_rank)
+        loo = _predict(cur, ok, bad, scale, basis)
         resid = raw - loo                                    # what only band b holds (plus noise)
         use = ok[None] & ~bad
         sigma = _mixed_difference_sigma(resid, use)
-        if destripe and not mode.endswith('*'):
-            zp = stripe_z * (Z0 if not first_done else 1.0)
-            first_done = True
-            col = _offsets(resid, use, zp)
-            row = _offsets((resid - col[:, None, :]).transpose(1, 2), use.transpose(1, 2), zp)
+        if destripe and stripes:
+            z = stripe_z * (_FIRST_STRIPES_Z if first_stripes else 1.0)
+            first_stripes = False
+            col = _offsets(resid, use, z, white)
+            row = _offsets((resid - col[:, None, :]).transpose(1, 2), use.transpose(1, 2), z, white)
         if outliers:
-            e = resid - col[:, None, :] - row[:, :, None]
-            bad = _impulses(e, raw - col[:, None, :] - row[:, :, None], ok, sigma, outlier_threshold,
-                            spectral_contrast)
-        info["rank"] = basis.shape[1]
-    cleaned = raw - col[:, None, :] - row[:, :, None]
-    cleaned = torch.where(bad, loo, cleaned)
+            offsets = col[:, None, :] + row[:, :, None]
+            bad = _impulses(resid - offsets, raw - offsets, ok, sigma, outlier_threshold, spectral_contrast)
+    cleaned = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
     if denoise:
-        cleaned, info["denoise_rank"] = _project(cleaned, sigma, basis)
+        cleaned = _project(cleaned, ok, scale, basis)
     cleaned = torch.where(ok[None], cleaned, cube)
     striped = (col.abs().sum(1) > 0) | (row.abs().sum(1) > 0)
     info["striped_bands"] = int(striped.sum())
@@ -106,6 +114,7 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
         rms = (col.pow(2).mean(1) + row.pow(2).mean(1)).sqrt()
         info["stripe_to_noise"] = float((rms[striped] / sigma[striped]).mean())
     info["outliers_replaced"] = int(bad.sum())
+    info["rank"] = basis.shape[1]
     info["noise_std"] = sigma.tolist()
     out = cleaned.to(src.dtype)
     return (out.numpy() if as_numpy else out), info
@@ -130,30 +139,26 @@ def _robust_std(t: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
     return (torch.nanmedian((flat - med).abs(), dim=1).values * _MAD).nan_to_num(0.0).clamp_min(1e-12)
 
 
-def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, bad: torch.Tensor, sigma: torch.Tensor,
-                    mode: str, max_rank: int, max_pixels: int = 20000) -> torch.Tensor:
-    """Orthonormal ``(bands, k)`` basis of the noise-whitened spectra: the median spectrum plus
-    principal directions of spatial differences (those concentrated on one band left out), as many
-    as predict held-out bands of held-out pixels best.
+def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, scale: torch.Tensor, mode: str, max_rank: int,
+                    max_pixels: int = 20000) -> torch.Tensor:
+    """Orthonormal ``(bands, k)`` basis of the spectra whitened by ``scale``: the median spectrum
+    plus principal directions (:func:`_directions`), as many as predict held-out bands of held-out
+    pixels best.
 
-    The dimension is chosen by two-fold cross-validation over alternate pairs of rows: the basis of
-    one fold's differences predicts, band by band and leaving the band out, the other fold's
-    pixels. Judged on the pixels it was estimated from, a direction fitted to their noise would look
-    useful (each noise direction partly reproduces the noise it was fitted to)."""
+    The dimension is chosen by two-fold cross-validation over alternate pairs of columns: the basis
+    of one fold predicts, band by band and leaving the band out, the other fold's pixels. Judged on
+    the pixels it was estimated from, a direction fitted to their noise, or to one band's column
+    stripes, would look useful."""
     bands, h, w = cur.shape
-    wcur = cur / sigma[:, None, None]
-    clean = ok                     # flagged values come replaced by their prediction
-    q = _directions(wcur, clean, mode, max_rank)
+    wcur = cur / scale[:, None, None]
+    q = _directions(wcur, ok, mode, max_rank)
     if q.shape[1] <= 1:
         return q
-    if FOLD == 'cols':
-        fold = ((torch.arange(w) // 2) % 2 == 0)[None, :].expand(h, w)
-    else:
-        fold = ((torch.arange(h) // 2) % 2 == 0)[:, None].expand(h, w)
+    fold = ((torch.arange(w) // 2) % 2 == 0)[None, :].expand(h, w)
     press = torch.zeros(q.shape[1], dtype=wcur.dtype)
     for part in (fold, ~fold):
-        qf = _directions(wcur, clean & part, mode, q.shape[1] - 1)
-        held = (clean & ~part).reshape(-1).nonzero().reshape(-1)
+        qf = _directions(wcur, ok & part, mode, q.shape[1] - 1)
+        held = (ok & ~part).reshape(-1).nonzero().reshape(-1)
         if held.numel() > max_pixels:
             held = held[torch.linspace(0, held.numel() - 1, max_pixels).long()]
         errors = _press(qf, wcur.reshape(bands, -1)[:, held])
@@ -164,29 +169,27 @@ def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, bad: torch.Tensor, sigm
 
 def _directions(wcur: torch.Tensor, pixels: torch.Tensor, mode: str, max_rank: int,
                 concentration: float = 0.7) -> torch.Tensor:
-    """The median spectrum of ``pixels`` and the principal directions of the differences between
-    them (``mode``: "mixed" second differences, "vertical" or "both" first differences), those
-    with more than ``concentration`` of their energy in one band left out; orthonormalized."""
+    """The median spectrum of ``pixels`` and the principal directions of ``mode``: "mixed" second
+    differences (cancel column and row offsets), "vertical" first differences (cancel column
+    offsets) or "values" (centred spectra); directions with more than ``concentration`` of their
+    energy in one band are left out. Orthonormalized, the median spectrum first."""
     bands = wcur.shape[0]
-    pairs = {"mixed": [((slice(1, None), slice(1, None)), (slice(None, -1), slice(1, None)),
-                        (slice(1, None), slice(None, -1)), (slice(None, -1), slice(None, -1)))],
-             "vertical": [((slice(1, None), slice(None)), (slice(None, -1), slice(None)))],
-             "values": [],
-             "both": [((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
-                      ((slice(None), slice(1, None)), (slice(None), slice(None, -1)))]}[mode]
-    samples = []
     if mode == "values":
-        pairs = []
-        v = wcur.reshape(bands, -1)[:, pixels.reshape(-1)]
-        samples.append(v - v.median(dim=1, keepdim=True).values)
-    for corners in pairs:
-        signs = (1, -1, -1, 1) if len(corners) == 4 else (1, -1)
-        d = sum(sg * wcur[:, r, c] for sg, (r, c) in zip(signs, corners)) / math.sqrt(len(corners) / 2)
+        x = wcur.reshape(bands, -1)[:, pixels.reshape(-1)]
+        x = x - x.median(dim=1, keepdim=True).values
+    else:
+        if mode == "mixed":
+            corners = ((slice(1, None), slice(1, None)), (slice(None, -1), slice(1, None)),
+                       (slice(1, None), slice(None, -1)), (slice(None, -1), slice(None, -1)))
+            signs = (0.5, -0.5, -0.5, 0.5)           # white noise keeps its variance
+        else:
+            corners = ((slice(1, None), slice(None)), (slice(None, -1), slice(None)))
+            signs = (math.sqrt(0.5), -math.sqrt(0.5))
+        d = sum(sg * wcur[:, r, c] for sg, (r, c) in zip(signs, corners))
         u = pixels[corners[0]]
         for r, c in corners[1:]:
             u = u & pixels[r, c]
-        samples.append(d.reshape(bands, -1)[:, u.reshape(-1)])
-    x = torch.cat(samples, dim=1)
+        x = d.reshape(bands, -1)[:, u.reshape(-1)]
     if x.shape[1]:
         # samples with a band far out of line with its spectral neighbours hold an impulse, not scene
         a = x.abs() / (x.abs().median(dim=1, keepdim=True).values * _MAD).clamp_min(1e-12)
@@ -254,7 +257,7 @@ def _predict(cur: torch.Tensor, ok: torch.Tensor, bad: torch.Tensor, sigma: torc
     return (loo * sigma[:, None]).reshape(bands, h, w)
 
 
-def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float = WHITE) -> torch.Tensor:
+def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> torch.Tensor:
     """Per-band column offsets ``(bands, w)`` of a residual ``(bands, h, w)``.
 
     Robust column locations, centred. Detector offsets are independent from column to column, so
@@ -398,8 +401,15 @@ def _outside(values: torch.Tensor, others: torch.Tensor, margin: torch.Tensor) -
     return torch.maximum(second(others, False) - values, values - second(others, True)) > margin
 
 
-def _project(cube: torch.Tensor, sigma: torch.Tensor, basis: torch.Tensor):
+def _project(cube: torch.Tensor, ok: torch.Tensor, sigma: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Subspace denoising: each band's part outside the spectral subspace, shrunk by the share of
+    it that is not noise (Wiener, per band: a projection residual of white noise has variance
+    ``(1 - h_b) σ_b²``); bands whose residual is mostly scene keep it."""
     bands = cube.shape[0]
     wy = (cube / sigma[:, None, None]).reshape(bands, -1)
-    out = (basis @ (basis.T @ wy)).reshape(cube.shape) * sigma[:, None, None]
-    return out, basis.shape[1]
+    fit = basis @ (basis.T @ wy)
+    r = wy - fit
+    lev = (basis ** 2).sum(1)
+    var = r[:, ok.reshape(-1)].pow(2).mean(1)
+    gain = (1 - (1 - lev) / var.clamp_min(1e-12)).clamp(0, 1)
+    return (fit + gain[:, None] * r).reshape(cube.shape) * sigma[:, None, None]
