@@ -195,8 +195,8 @@ def _directions(wcur: torch.Tensor, pixels: torch.Tensor, mode: str, max_rank: i
         a = x.abs() / (x.abs().median(dim=1, keepdim=True).values * _MAD).clamp_min(1e-12)
         far = (a > 8).any(0).nonzero().reshape(-1)
         if far.numel():
-            af = a[:, far, None]
-            spike = ((af > 8) & (af > 4 * _trimmed_mean(_spectral_neighbours(af, 3)))).any(0)[:, 0]
+            af = a[:, far]
+            spike = ((af > 8) & (af > 4 * _Order(_spectral_neighbours(af, 3)).trimmed_mean())).any(0)
             keep = torch.ones(x.shape[1], dtype=torch.bool)
             keep[far[spike]] = False
             x = x[:, keep]
@@ -331,43 +331,70 @@ def _impulses(e: torch.Tensor, values: torch.Tensor, ok: torch.Tensor, sigma: to
     extreme one left out) by ``margin`` noise standard deviations (real content of an LR image has
     passed through the sensor's blur, which spreads it over neighbouring pixels), and which is a
     spike in the spectrum too (a step between bands, e.g. a specular highlight, is none)."""
-    ring = [(dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
-    iso = e - _trimmed_mean(_neighbours(e, ok, ring))
+    iso = e - _Order(_neighbours(e, ok)).trimmed_mean()
     a = (iso / _robust_std(iso, ok[None])[:, None, None]).abs()
     found = ok[None] & (a > threshold)
     if not found.any():
         return found
-    found &= a > contrast * _trimmed_mean(_spectral_neighbours(a, 3))
-    found &= _outside(values, _neighbours(values, ok, ring), margin * sigma[:, None, None])
+    found &= a > contrast * _Order(_spectral_neighbours(a, 3)).trimmed_mean()
+    found &= _Order(_neighbours(values, ok)).outside(values, margin * sigma[:, None, None])
     return found & _spectral_spike(values, margin * sigma[:, None, None])
 
 
-def _neighbours(t: torch.Tensor, ok: torch.Tensor, ring: list) -> torch.Tensor:
-    """``t`` ``(bands, h, w)`` at the ``ring`` offsets, stacked on dim 0; NaN outside the image or
-    at invalid pixels."""
+def _neighbours(t: torch.Tensor, ok: torch.Tensor):
+    """``t`` ``(bands, h, w)`` shifted to each of the 8 neighbours in turn; NaN outside the image
+    or at invalid pixels."""
     h, w = t.shape[1:]
     padded = F.pad(t, (1, 1, 1, 1), value=float("nan"))
     okp = F.pad(ok, (1, 1, 1, 1), value=False)
-    return torch.stack([torch.where(okp[dy : dy + h, dx : dx + w], padded[:, dy : dy + h, dx : dx + w],
-                                    torch.full((), float("nan"), dtype=t.dtype)) for dy, dx in ring])
+    nan = torch.full((), float("nan"), dtype=t.dtype)
+    for dy in range(3):
+        for dx in range(3):
+            if (dy, dx) != (1, 1):
+                yield torch.where(okp[dy : dy + h, dx : dx + w], padded[:, dy : dy + h, dx : dx + w], nan)
 
 
-def _spectral_neighbours(a: torch.Tensor, reach: int) -> torch.Tensor:
-    """``a`` ``(bands, h, w)`` of the ``2 reach`` nearest bands, stacked on dim 0 (NaN past the ends)."""
+def _spectral_neighbours(a: torch.Tensor, reach: int):
+    """``a`` ``(bands, ...)`` shifted to each of the ``2 reach`` nearest bands in turn (NaN past the ends)."""
     bands = a.shape[0]
-    padded = F.pad(a.permute(1, 2, 0), (reach, reach), value=float("nan")).permute(2, 0, 1)
-    return torch.stack([padded[i : i + bands] for i in range(2 * reach + 1) if i != reach])
+    nan = torch.full((reach,) + tuple(a.shape[1:]), float("nan"), dtype=a.dtype)
+    padded = torch.cat([nan, a, nan])
+    for i in range(2 * reach + 1):
+        if i != reach:
+            yield padded[i : i + bands]
 
 
-def _trimmed_mean(stack: torch.Tensor) -> torch.Tensor:
-    """Mean over dim 0 without the largest and smallest value, NaN = missing (0 with fewer than 3)."""
-    have = ~torch.isnan(stack)
-    count = have.sum(0)
-    total = torch.where(have, stack, torch.zeros((), dtype=stack.dtype)).sum(0)
-    hi = torch.where(have, stack, torch.full((), -math.inf, dtype=stack.dtype)).max(0).values
-    lo = torch.where(have, stack, torch.full((), math.inf, dtype=stack.dtype)).min(0).values
-    mean = (total - hi - lo) / (count - 2).clamp_min(1)
-    return torch.where(count >= 3, mean, torch.zeros((), dtype=stack.dtype))
+class _Order:
+    """Order statistics over a stream of equally shaped tensors (NaN = missing), kept as running
+    sums and the two smallest and two largest values: no stack of the neighbours in memory."""
+
+    def __init__(self, stream):
+        self.count = self.total = None
+        for t in stream:
+            have = ~torch.isnan(t)
+            lo_t = torch.where(have, t, torch.full((), math.inf, dtype=t.dtype))
+            hi_t = torch.where(have, t, torch.full((), -math.inf, dtype=t.dtype))
+            if self.count is None:
+                self.count, self.total = have.to(torch.int32), torch.where(have, t, torch.zeros((), dtype=t.dtype))
+                self.lo1, self.hi1 = lo_t, hi_t
+                self.lo2 = torch.full_like(t, math.inf)
+                self.hi2 = torch.full_like(t, -math.inf)
+                continue
+            self.count = self.count + have
+            self.total = self.total + torch.where(have, t, torch.zeros((), dtype=t.dtype))
+            self.lo2 = torch.minimum(self.lo2, torch.maximum(self.lo1, lo_t))
+            self.lo1 = torch.minimum(self.lo1, lo_t)
+            self.hi2 = torch.maximum(self.hi2, torch.minimum(self.hi1, hi_t))
+            self.hi1 = torch.maximum(self.hi1, hi_t)
+
+    def trimmed_mean(self) -> torch.Tensor:
+        """The mean without the largest and the smallest value (0 with fewer than 3 values)."""
+        mean = (self.total - self.hi1 - self.lo1) / (self.count - 2).clamp_min(1)
+        return torch.where(self.count >= 3, mean, torch.zeros((), dtype=mean.dtype))
+
+    def outside(self, values: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+        """Where ``values`` lie beyond the second smallest or the second largest by more than ``margin``."""
+        return torch.maximum(self.lo2 - values, values - self.hi2) > margin
 
 
 def _spectral_spike(values: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
@@ -388,17 +415,6 @@ def _spectral_spike(values: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
     one_sided = (values - near).abs() > 2 * (near - nxt).abs() + margin
     has_before, has_after = ~torch.isnan(before1), ~torch.isnan(after1)
     return torch.where(has_before & has_after, two_sided, one_sided & ~torch.isnan(nxt))
-
-
-def _outside(values: torch.Tensor, others: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
-    """Where ``values`` lie beyond the second smallest or second largest of ``others`` (stacked
-    on dim 0, NaN = missing) by more than ``margin``."""
-    def second(t: torch.Tensor, largest: bool) -> torch.Tensor:
-        t = torch.where(torch.isnan(t), torch.full((), -math.inf if largest else math.inf, dtype=t.dtype), t)
-        first = t.argmax(0, keepdim=True) if largest else t.argmin(0, keepdim=True)
-        t = t.scatter(0, first, torch.full_like(first, -math.inf if largest else math.inf, dtype=t.dtype))
-        return t.max(0).values if largest else t.min(0).values
-    return torch.maximum(second(others, False) - values, values - second(others, True)) > margin
 
 
 def _project(cube: torch.Tensor, ok: torch.Tensor, sigma: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
