@@ -116,3 +116,16 @@ def test_too_small_inputs_come_back_unchanged():
     out, info = clean_hsi(cube)
     assert np.array_equal(out, cube) and out is not cube
     assert info["striped_bands"] == 0 and info["outliers_replaced"] == 0
+
+
+def test_units_do_not_matter():
+    """fuse() normalizes the HSI first; cleaning in any unit must give the same result."""
+    _, noisy, sigma = _cube()
+    stripes, _ = _stripes(noisy.shape, sigma, 2)
+    cube = noisy + stripes
+    cube[7, 5, 9] = 0.0
+    a, info_a = clean_hsi(cube)
+    b, info_b = clean_hsi(cube * 1000.0)
+    assert np.allclose(b / 1000.0, a, rtol=1e-6, atol=1e-9 * np.abs(cube).max())
+    assert info_a["striped_bands"] == info_b["striped_bands"]
+    assert info_a["outliers_replaced"] == info_b["outliers_replaced"]
