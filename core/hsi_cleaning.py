@@ -1,0 +1,468 @@
+"""Cleaning of the LR-HSI before the starting image is built: stripes and impulse outliers.
+
+The classical start (``initial_estimate.py``) takes the LR-HSI's local offsets and back-projects
+its LR residual into the HR image, so whatever Y carries that the MSI does not explain goes into
+the result. White noise is mostly kept out by the residual's signal projector; structured noise is
+not: per-band column offsets of a pushbroom sensor ("stripes") and dead or saturated pixels are
+band-specific, spatially structured, and pass.
+
+Both are told apart from the scene by what they do not share: the scene's spectra lie in a
+low-dimensional subspace common to all bands, a stripe or an impulse belongs to one band. Every
+band is predicted from the *other* bands (leave-one-band-out fit in a spectral subspace); the
+prediction carries the scene but none of the band's own defects, and the residual holds them.
+
+- Subspace: the median spectrum plus principal directions of the noise-whitened cube, those
+  concentrated on a single band left out (a band's own defect is not scene), as many as predict
+  held-out bands of held-out columns best (cross-validation over alternate column pairs: a
+  direction fitted to column stripes does not carry over to other columns). The first passes take
+  the directions from spatial differences that cancel offsets (mixed second differences, then
+  vertical ones), later passes from the destriped values themselves, which also see scene
+  structure that runs along the columns.
+- Stripes: a band's column offsets are robust column locations of its residual. Detector offsets
+  are independent from column to column (a white profile across columns), scene residue is
+  smooth: frequencies of the profile far above its white level are shrunk to it. Noise and
+  localized scene residue also leave column means, so the profiles of separate segments of the
+  columns (top, bottom, ...) must agree significantly; the agreed share (Wiener) is removed.
+  Rows likewise.
+- Impulses: values whose residual is far out and isolated in space and spectrum, outside the
+  range of their spatial neighbours and a spike between their spectral neighbours (real content
+  of an LR image has passed through the sensor's blur and rarely jumps in one band only). They
+  get no weight in their pixel's fit and are replaced by the leave-one-out prediction. The first
+  pass looks for impulses only, so they are known before stripes are estimated.
+
+The passes repeat, each band's prediction improving as the other bands are cleaned; a band's
+removed stripes count as extra noise in the fits of the next pass (some of them may be left).
+Everything is LR-sized: a few spectral projections, eigen-decompositions and medians per pass.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_MAD = 1.4826          # median absolute deviation -> standard deviation (Gaussian)
+#: (basis from, stripes estimated?) per pass; passes beyond the list repeat its last entry
+_SCHEDULE = (("mixed", False), ("mixed", True), ("vertical", True), ("values", True))
+#: the first stripe estimate, on the weakest basis, must be this much more significant
+_FIRST_STRIPES_Z = 3.0
+#: share of a band's removed stripe variance counted as extra noise in the next pass's fits
+_STRIPE_DOUBT = 0.3
+
+
+def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, denoise: bool = False,
+              passes: int = 7, stripe_z: float = 4.0, white: float = 5.0, outlier_threshold: float = 7.0,
+              spectral_contrast: float = 4.0, max_rank: int = 32):
+    """Remove column/row stripes and impulse outliers from an LR-HSI ``(bands, h, w)`` whose bands
+    are in spectral order (NumPy array or torch tensor).
+
+    ``valid`` ``(h, w)`` marks usable pixels (False and non-finite pixels are left as they are and
+    ignored by every estimate). ``stripe_z``: significance (standard errors) a band's stripes need;
+    ``white``: how far above a stripe profile's white level a spatial frequency counts as scene;
+    ``outlier_threshold``: robust standard deviations an impulse's residual needs;
+    ``denoise``: also shrink each band's part outside the spectral subspace toward it (off by
+    default: it helps scenes with many bands, hurts CAVE's 31; see benchmarks/hsi_noise.py).
+
+    Returns ``(cleaned, info)``: the cleaned cube (same type, dtype and shape as ``y``) and a dict
+    saying what was found: ``striped_bands`` (bands with column or row offsets removed),
+    ``stripe_to_noise`` (RMS of the removed offsets over the band's noise std, mean over those
+    bands), ``outliers_replaced`` (band-pixel values replaced), ``rank`` (spectral subspace
+    dimension), ``noise_std`` (per-band white-noise std of the leave-one-out residual, input units).
+    """
+    as_numpy = isinstance(y, np.ndarray)
+    src = torch.as_tensor(y)
+    cube = src.to(torch.float64)
+    bands, h, w = cube.shape
+    ok = torch.isfinite(cube).all(0)
+    if valid is not None:
+        ok &= torch.as_tensor(valid, dtype=torch.bool, device=cube.device)
+    info = {"striped_bands": 0, "stripe_to_noise": 0.0, "outliers_replaced": 0, "rank": 0, "noise_std": []}
+    if bands < 4 or h < 4 or w < 4 or int(ok.sum()) < 16:
+        return (y.copy() if as_numpy else src.clone()), info
+    raw = torch.where(ok[None], cube, torch.zeros((), dtype=cube.dtype))
+    col = torch.zeros((bands, w), dtype=cube.dtype)
+    row = torch.zeros((bands, h), dtype=cube.dtype)
+    bad = torch.zeros((bands, h, w), dtype=torch.bool)
+    sigma = _mixed_difference_sigma(raw, ok[None])
+    loo = raw
+    first_stripes = True
+    for p in range(passes):
+        mode, stripes = _SCHEDULE[min(p, len(_SCHEDULE) - 1)]
+        cur = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
+        scale = (sigma ** 2 + _STRIPE_DOUBT * (col.pow(2).mean(1) + row.pow(2).mean(1))).sqrt()
+        basis = _spectral_basis(cur, ok, scale, mode, max_rank)
+        loo = _predict(cur, ok, bad, scale, basis)
+        resid = raw - loo                                    # what only band b holds (plus noise)
+        use = ok[None] & ~bad
+        sigma = _mixed_difference_sigma(resid, use)
+        if destripe and stripes:
+            z = stripe_z * (_FIRST_STRIPES_Z if first_stripes else 1.0)
+            first_stripes = False
+            col = _offsets(resid, use, z, white)
+            row = _offsets((resid - col[:, None, :]).transpose(1, 2), use.transpose(1, 2), z, white)
+        if outliers:
+            offsets = col[:, None, :] + row[:, :, None]
+            bad = _impulses(resid - offsets, raw - offsets, ok, sigma, outlier_threshold, spectral_contrast)
+    cleaned = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
+    if denoise:
+        cleaned = _project(cleaned, ok, scale, basis)
+    cleaned = torch.where(ok[None], cleaned, cube)
+    striped = (col.abs().sum(1) > 0) | (row.abs().sum(1) > 0)
+    info["striped_bands"] = int(striped.sum())
+    if info["striped_bands"]:
+        rms = (col.pow(2).mean(1) + row.pow(2).mean(1)).sqrt()
+        info["stripe_to_noise"] = float((rms[striped] / sigma[striped]).mean())
+    info["outliers_replaced"] = int(bad.sum())
+    info["rank"] = basis.shape[1]
+    info["noise_std"] = sigma.tolist()
+    out = cleaned.to(src.dtype)
+    return (out.numpy() if as_numpy else out), info
+
+
+def _nan_where(t: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+    return torch.where(use.expand_as(t), t, torch.full_like(t, float("nan")))
+
+
+def _mixed_difference_sigma(t: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+    """Per-band white-noise std from the mixed second difference ``t[i,j] - t[i+1,j] - t[i,j+1] +
+    t[i+1,j+1]`` (std 2σ for white noise), which cancels column and row offsets; robust (MAD)."""
+    d = t[:, 1:, 1:] - t[:, :-1, 1:] - t[:, 1:, :-1] + t[:, :-1, :-1]
+    u = use[:, 1:, 1:] & use[:, :-1, 1:] & use[:, 1:, :-1] & use[:, :-1, :-1]
+    med = torch.nanmedian(_thin(_nan_where(d.abs(), u)), dim=1).values
+    return (torch.nan_to_num(med, nan=0.0) * _MAD / 2).clamp_min(1e-12)
+
+
+def _robust_std(t: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+    """Per-band robust (MAD) standard deviation of ``t`` ``(bands, ...)`` where ``use``."""
+    flat = _thin(_nan_where(t, use))
+    med = torch.nanmedian(flat, dim=1, keepdim=True).values
+    return (torch.nanmedian((flat - med).abs(), dim=1).values * _MAD).nan_to_num(0.0).clamp_min(1e-12)
+
+
+def _median(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """NaN-ignoring median along ``dim`` (the plain median, twice as fast, when nothing is missing)."""
+    return (torch.nanmedian(t, dim=dim) if torch.isnan(t).any() else torch.median(t, dim=dim)).values
+
+
+def _thin(t: torch.Tensor, most: int = 1 << 13) -> torch.Tensor:
+    """``t`` ``(bands, ...)`` flattened per band to at most about ``most`` evenly spread values
+    (robust scale estimates need no more; medians of whole large cubes are slow)."""
+    flat = t.reshape(t.shape[0], -1)
+    return flat[:, :: max(1, flat.shape[1] // most)]
+
+
+def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, scale: torch.Tensor, mode: str, max_rank: int,
+                    max_pixels: int = 2048) -> torch.Tensor:
+    """Orthonormal ``(bands, k)`` basis of the spectra whitened by ``scale``: the median spectrum
+    plus principal directions (:func:`_directions`), as many as predict held-out bands of held-out
+    pixels best.
+
+    The dimension is chosen by two-fold cross-validation over alternate pairs of columns: the basis
+    of one fold predicts, band by band and leaving the band out, the other fold's pixels. Judged on
+    the pixels it was estimated from, a direction fitted to their noise, or to one band's column
+    stripes, would look useful."""
+    bands, h, w = cur.shape
+    wcur = cur / scale[:, None, None]
+    q = _directions(wcur, ok, mode, max_rank)
+    if q.shape[1] <= 1:
+        return q
+    fold = ((torch.arange(w) // 2) % 2 == 0)[None, :].expand(h, w)
+    press = torch.zeros(q.shape[1], dtype=wcur.dtype)
+    for part in (fold, ~fold):
+        qf = _directions(wcur, ok & part, mode, q.shape[1] - 1)
+        held = (ok & ~part).reshape(-1).nonzero().reshape(-1)
+        if held.numel() > max_pixels:
+            held = held[torch.linspace(0, held.numel() - 1, max_pixels).long()]
+        errors = _press(qf, wcur.reshape(bands, -1)[:, held])
+        press[: errors.numel()] += errors
+        press[errors.numel() :] = math.inf
+    return q[:, : int(torch.argmin(press)) + 1]
+
+
+def _directions(wcur: torch.Tensor, pixels: torch.Tensor, mode: str, max_rank: int,
+                concentration: float = 0.7, most: int = 1 << 15) -> torch.Tensor:
+    """The median spectrum of ``pixels`` and the principal directions of ``mode``: "mixed" second
+    differences (cancel column and row offsets), "vertical" first differences (cancel column
+    offsets) or "values" (centred spectra), from at most about ``most`` evenly spread samples;
+    directions with more than ``concentration`` of their energy in one band are left out.
+    Orthonormalized, the median spectrum first."""
+    bands = wcur.shape[0]
+    if mode == "values":
+        x = _thin(wcur.reshape(bands, -1)[:, pixels.reshape(-1)], most)
+        x = x - x.median(dim=1, keepdim=True).values
+    else:
+        if mode == "mixed":
+            corners = ((slice(1, None), slice(1, None)), (slice(None, -1), slice(1, None)),
+                       (slice(1, None), slice(None, -1)), (slice(None, -1), slice(None, -1)))
+            signs = (0.5, -0.5, -0.5, 0.5)           # white noise keeps its variance
+        else:
+            corners = ((slice(1, None), slice(None)), (slice(None, -1), slice(None)))
+            signs = (math.sqrt(0.5), -math.sqrt(0.5))
+        d = sum(sg * wcur[:, r, c] for sg, (r, c) in zip(signs, corners))
+        u = pixels[corners[0]]
+        for r, c in corners[1:]:
+            u = u & pixels[r, c]
+        x = _thin(d.reshape(bands, -1)[:, u.reshape(-1)], most)
+    if x.shape[1]:
+        # samples with a band far out of line with its spectral neighbours hold an impulse, not scene
+        a = x.abs() / (_thin(x.abs()).median(dim=1, keepdim=True).values * _MAD).clamp_min(1e-12)
+        far = (a > 8).any(0).nonzero().reshape(-1)
+        if far.numel():
+            af = a[:, far]
+            spike = ((af > 8) & (af > 4 * _Order(_spectral_neighbours(af, 3)).trimmed_mean())).any(0)
+            keep = torch.ones(x.shape[1], dtype=torch.bool)
+            keep[far[spike]] = False
+            x = x[:, keep]
+    mean = _thin(wcur.reshape(bands, -1)[:, pixels.reshape(-1)], most)
+    mean = mean.median(dim=1).values if mean.shape[1] else torch.ones(bands, dtype=wcur.dtype)
+    if x.shape[1] < 8:
+        return (mean / mean.norm().clamp_min(1e-30))[:, None]
+    _, vectors = torch.linalg.eigh(x @ x.T / x.shape[1])
+    vectors = vectors.flip(1)
+    vectors = vectors[:, vectors.pow(2).max(0).values <= concentration]
+    top = max(0, min(max_rank, bands - 2, x.shape[1] // 4, vectors.shape[1]))
+    q, _ = torch.linalg.qr(torch.cat([mean[:, None], vectors[:, :top]], dim=1))
+    return q
+
+
+def _press(q: torch.Tensor, wy: torch.Tensor) -> torch.Tensor:
+    """Leave-one-band-out squared prediction error of ``wy`` ``(bands, n)`` with the nested bases
+    ``q[:, :k]``, k = 1..; squared residuals capped at 100 noise variances (a missed impulse weighs
+    like any other badly predicted value); stops where a band's leverage nears 1."""
+    out = []
+    if wy.shape[1] == 0:
+        return torch.zeros(0, dtype=wy.dtype)
+    coef = q.T @ wy
+    fit = torch.zeros_like(wy)
+    lev = torch.zeros((wy.shape[0], 1), dtype=wy.dtype)
+    for k in range(q.shape[1]):
+        fit += q[:, k : k + 1] * coef[k : k + 1]
+        lev += q[:, k : k + 1] ** 2
+        if float(lev.max()) >= 0.9:
+            break
+        out.append(((wy - fit) / (1 - lev)).pow(2).clamp_max(100.0).sum())
+    return torch.stack(out) if out else torch.zeros(0, dtype=wy.dtype)
+
+
+def _predict(cur: torch.Tensor, ok: torch.Tensor, bad: torch.Tensor, sigma: torch.Tensor,
+             basis: torch.Tensor) -> torch.Tensor:
+    """Every band's leave-one-band-out prediction ``(bands, h, w)`` in input units: each pixel's
+    spectrum fitted in the basis without that band. Exact from the leverage for a least-squares
+    fit (``y_b - (y_b - fit_b) / (1 - h_b)``); pixels with flagged bands are fitted without them."""
+    bands, h, w = cur.shape
+    wy = (cur / sigma[:, None, None]).reshape(bands, -1)
+    fit = basis @ (basis.T @ wy)
+    lev = (basis ** 2).sum(1, keepdim=True)
+    loo = wy - (wy - fit) / (1 - lev)
+    flat_bad = bad.reshape(bands, -1)
+    idx = (flat_bad.any(0) & ok.reshape(-1)).nonzero().reshape(-1)
+    if idx.numel():
+        weight = (~flat_bad[:, idx]).to(wy.dtype)
+        part = wy[:, idx]
+        gram = torch.einsum("bk,bn,bl->nkl", basis, weight, basis)
+        gram = gram + 1e-3 * torch.eye(basis.shape[1], dtype=wy.dtype)
+        inv = torch.linalg.inv(gram)
+        coef = torch.einsum("nkl,bl,bn->kn", inv, basis, weight * part)
+        f = basis @ coef
+        hat = weight * torch.einsum("bk,nkl,bl->bn", basis, inv, basis)
+        loo[:, idx] = part - (part - f) / (1 - hat.clamp_max(0.9))
+        loo[:, idx] = torch.where(weight > 0, loo[:, idx], f)
+    return (loo * sigma[:, None]).reshape(bands, h, w)
+
+
+def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> torch.Tensor:
+    """Per-band column offsets ``(bands, w)`` of a residual ``(bands, h, w)``.
+
+    Robust column locations, centred. Detector offsets are independent from column to column, so
+    their profile is white across columns, while scene residue is smooth (its power sits in the
+    low spatial frequencies): frequency components with more than ``white`` times the profile's
+    white level (the median power over frequencies) are shrunk to that level. The result is kept
+    where the profiles of separate column segments (top, bottom, ...) agree significantly (``z``
+    standard errors; noise does not agree, residue of localized scene structure seldom does) and
+    shrunk by the share of its variance the segments agree on (Wiener)."""
+    bands, h, w = resid.shape
+    if h < 6 or w < 4:
+        return torch.zeros((bands, w), dtype=resid.dtype)
+    segments = max(2, min(4, h // 8))
+    masked = _nan_where(resid, use)
+    median = _median(masked, dim=1)
+    spread = _robust_std(masked - median[:, None, :], use)
+    edges = [round(i * h / segments) for i in range(segments + 1)]
+    parts = [_column_location(masked[:, a:b], spread) for a, b in zip(edges[:-1], edges[1:])]
+    full = _column_location(masked, spread, median)
+    both = torch.stack([torch.isfinite(p) for p in parts]).all(0) & torch.isfinite(full)
+    cols = both.sum(1, keepdim=True).to(resid.dtype).clamp_min(1)
+
+    def centred(t: torch.Tensor) -> torch.Tensor:
+        t = torch.where(both, t, torch.zeros_like(t))
+        return (t - t.sum(1, keepdim=True) / cols) * both
+
+    full = centred(full)
+    spectrum = torch.fft.rfft(full, dim=1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    level = power[:, 1:].median(dim=1, keepdim=True).values / math.log(2)   # white level (median of exponential)
+    gain_f = torch.where(power > white * level, (white * level / power.clamp_min(1e-300)).sqrt(), torch.ones_like(power))
+    gain_f[:, 0] = 0
+
+    def shaped(t: torch.Tensor) -> torch.Tensor:
+        return torch.fft.irfft(torch.fft.rfft(t, dim=1) * gain_f, n=w, dim=1) * both
+
+    full = shaped(full)
+    parts = [shaped(centred(p)) for p in parts]
+    cols = cols[:, 0]
+    shared, scatter, pairs = torch.zeros(bands, dtype=resid.dtype), torch.zeros(bands, dtype=resid.dtype), 0
+    for i in range(segments):
+        for j in range(i + 1, segments):
+            shared += (parts[i] * parts[j]).sum(1) / cols
+            scatter += (parts[i] - parts[j]).pow(2).sum(1) / cols / 2
+            pairs += 1
+    shared, scatter = shared / pairs, scatter / pairs
+    # without stripes, a pair's mean product is zero with standard error (its segments' variance,
+    # here what they do not share) / sqrt(columns)
+    error = scatter / cols.sqrt()
+    total = full.pow(2).sum(1) / cols
+    gain = (shared / total.clamp_min(1e-30)).clamp(0, 1)
+    keep = (shared > z * error) & (both.sum(1) >= 4)
+    return full * torch.where(keep, gain, torch.zeros_like(gain))[:, None]
+
+
+def _column_location(masked: torch.Tensor, spread: torch.Tensor, median: torch.Tensor | None = None) -> torch.Tensor:
+    """Column locations of a NaN-masked ``(bands, rows, w)`` block (NaN where a column has no
+    value): one Huber step from the median (deviations clipped at 2.5 ``spread``, the band's robust
+    standard deviation about its column medians), nearly as efficient as the mean on Gaussian
+    noise (the median's variance is π/2 times larger) and as robust as the median."""
+    med = _median(masked, dim=1) if median is None else median
+    dev = masked - med[:, None, :]
+    lim = 2.5 * spread[:, None, None]
+    return med + torch.nanmean(torch.maximum(torch.minimum(dev, lim), -lim), dim=1)
+
+
+def _impulses(e: torch.Tensor, values: torch.Tensor, ok: torch.Tensor, sigma: torch.Tensor,
+              threshold: float, contrast: float, margin: float = 3.0) -> torch.Tensor:
+    """Band-pixel values whose residual ``e`` is far out (``threshold`` robust standard deviations)
+    and isolated in space (against the 8 neighbours' residuals) and in the spectrum (``contrast``
+    times the 6 nearest bands'), whose value lies outside the range of its 8 neighbours' (the
+    extreme one left out) by ``margin`` noise standard deviations (real content of an LR image has
+    passed through the sensor's blur, which spreads it over neighbouring pixels), and which is a
+    spike in the spectrum too (a step between bands, e.g. a specular highlight, is none)."""
+    iso = e - _Order(_neighbours(e, ok), second=False).trimmed_mean()
+    a = (iso / _robust_std(iso, ok[None])[:, None, None]).abs()
+    found = ok[None] & (a > threshold)
+    at = found.nonzero(as_tuple=True)
+    if not at[0].numel():
+        return found
+    # the remaining tests only where the first holds (few places): gathered, not whole cubes
+    keep = a[at] > contrast * _Order(_gather(a, at, [(db, 0, 0) for db in (-3, -2, -1, 1, 2, 3)]),
+                                     second=False).trimmed_mean()
+    ring = [(0, dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    okv = torch.where(ok[None], values, torch.full((), float("nan"), dtype=values.dtype))
+    limit = (margin * sigma)[at[0]]
+    keep &= _Order(_gather(okv, at, ring)).outside(values[at], limit)
+    keep &= _spectral_spike(values, margin * sigma[:, None, None])[at]
+    found[at] = keep
+    return found
+
+
+def _gather(t: torch.Tensor, at: tuple, offsets: list):
+    """``t`` ``(bands, h, w)`` at the positions ``at`` shifted by each ``(band, row, column)``
+    offset in turn (NaN outside the cube)."""
+    size = t.shape
+    for off in offsets:
+        idx = [i + o for i, o in zip(at, off)]
+        inside = torch.ones_like(idx[0], dtype=torch.bool)
+        for i, n in zip(idx, size):
+            inside &= (i >= 0) & (i < n)
+        idx = [i.clamp(0, n - 1) for i, n in zip(idx, size)]
+        yield torch.where(inside, t[tuple(idx)], torch.full((), float("nan"), dtype=t.dtype))
+
+
+def _neighbours(t: torch.Tensor, ok: torch.Tensor):
+    """``t`` ``(bands, h, w)`` shifted to each of the 8 neighbours in turn; NaN outside the image
+    or at invalid pixels."""
+    h, w = t.shape[1:]
+    padded = F.pad(t, (1, 1, 1, 1), value=float("nan"))
+    okp = F.pad(ok, (1, 1, 1, 1), value=False)
+    nan = torch.full((), float("nan"), dtype=t.dtype)
+    for dy in range(3):
+        for dx in range(3):
+            if (dy, dx) != (1, 1):
+                yield torch.where(okp[dy : dy + h, dx : dx + w], padded[:, dy : dy + h, dx : dx + w], nan)
+
+
+def _spectral_neighbours(a: torch.Tensor, reach: int):
+    """``a`` ``(bands, ...)`` shifted to each of the ``2 reach`` nearest bands in turn (NaN past the ends)."""
+    bands = a.shape[0]
+    nan = torch.full((reach,) + tuple(a.shape[1:]), float("nan"), dtype=a.dtype)
+    padded = torch.cat([nan, a, nan])
+    for i in range(2 * reach + 1):
+        if i != reach:
+            yield padded[i : i + bands]
+
+
+class _Order:
+    """Order statistics over a stream of equally shaped tensors (NaN = missing), kept as running
+    sums and the two smallest and two largest values: no stack of the neighbours in memory."""
+
+    def __init__(self, stream, second: bool = True):
+        self.count = self.total = None
+        for t in stream:
+            have = ~torch.isnan(t)
+            lo_t = torch.where(have, t, torch.full((), math.inf, dtype=t.dtype))
+            hi_t = torch.where(have, t, torch.full((), -math.inf, dtype=t.dtype))
+            if self.count is None:
+                self.count, self.total = have.to(torch.int32), torch.where(have, t, torch.zeros((), dtype=t.dtype))
+                self.lo1, self.hi1 = lo_t, hi_t
+                self.lo2 = torch.full_like(t, math.inf)
+                self.hi2 = torch.full_like(t, -math.inf)
+                continue
+            self.count = self.count + have
+            self.total = self.total + torch.where(have, t, torch.zeros((), dtype=t.dtype))
+            if second:
+                self.lo2 = torch.minimum(self.lo2, torch.maximum(self.lo1, lo_t))
+                self.hi2 = torch.maximum(self.hi2, torch.minimum(self.hi1, hi_t))
+            self.lo1 = torch.minimum(self.lo1, lo_t)
+            self.hi1 = torch.maximum(self.hi1, hi_t)
+
+    def trimmed_mean(self) -> torch.Tensor:
+        """The mean without the largest and the smallest value (0 with fewer than 3 values)."""
+        mean = (self.total - self.hi1 - self.lo1) / (self.count - 2).clamp_min(1)
+        return torch.where(self.count >= 3, mean, torch.zeros((), dtype=mean.dtype))
+
+    def outside(self, values: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+        """Where ``values`` lie beyond the second smallest or the second largest by more than ``margin``."""
+        return torch.maximum(self.lo2 - values, values - self.hi2) > margin
+
+
+def _spectral_spike(values: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+    """Where a band's value stands above (below) both spectral sides by ``margin``: above the
+    smaller (below the larger) of the two nearest bands on each side, so a neighbouring band hit
+    by the same defect does not hide it. A monotone step between bands is no spike. The first and
+    last bands, with one side only, must stand out of that side's trend: beyond the nearest band
+    by twice its difference to the next, plus the margin."""
+    bands = values.shape[0]
+    pad = F.pad(values.permute(1, 2, 0), (2, 2), value=float("nan")).permute(2, 0, 1)
+    before2, before1 = pad[0:bands], pad[1 : bands + 1]
+    after1, after2 = pad[3 : bands + 3], pad[4 : bands + 4]
+    up = torch.fmax(torch.fmin(before1, before2), torch.fmin(after1, after2))      # NaN-ignoring
+    down = torch.fmin(torch.fmax(before1, before2), torch.fmax(after1, after2))
+    two_sided = (values > up + margin) | (values < down - margin)
+    near = torch.where(torch.isnan(before1), after1, before1)
+    nxt = torch.where(torch.isnan(before1), after2, before2)
+    one_sided = (values - near).abs() > 2 * (near - nxt).abs() + margin
+    has_before, has_after = ~torch.isnan(before1), ~torch.isnan(after1)
+    return torch.where(has_before & has_after, two_sided, one_sided & ~torch.isnan(nxt))
+
+
+def _project(cube: torch.Tensor, ok: torch.Tensor, sigma: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Subspace denoising: each band's part outside the spectral subspace, shrunk by the share of
+    it that is not noise (Wiener, per band: a projection residual of white noise has variance
+    ``(1 - h_b) σ_b²``); bands whose residual is mostly scene keep it."""
+    bands = cube.shape[0]
+    wy = (cube / sigma[:, None, None]).reshape(bands, -1)
+    fit = basis @ (basis.T @ wy)
+    r = wy - fit
+    lev = (basis ** 2).sum(1)
+    var = r[:, ok.reshape(-1)].pow(2).mean(1)
+    gain = (1 - (1 - lev) / var.clamp_min(1e-12)).clamp(0, 1)
+    return (fit + gain[:, None] * r).reshape(cube.shape) * sigma[:, None, None]
