@@ -2,7 +2,8 @@
 by alternating optimization (the method of Nie, Zhang, Wei et al.), with ``separate`` and
 ``joint`` modes for ablation.
 
-The stages, each in its own module: the blind estimate of K and P (estimation.py), the MSI's
+The stages, each in its own module: the LR-HSI's cleaning of stripes and impulse outliers
+(hsi_cleaning.py), the blind estimate of K and P (estimation.py), the MSI's
 denoising (msi_denoising.py), the starting image on any window (scene_windows.py, from
 initial_estimate.py or backbone.py), the per-scene fitting on random crops (fitting.py), and the
 output tile by tile (rendering.py). Large scenes are never held as a whole HR cube: tiles go to a
@@ -23,13 +24,14 @@ from .devices import resolve_device, run_with_gpu_fallback, seed_everything, wor
 from .errors import InvalidInputError
 from .estimation import estimate_normalized
 from .fitting import Fitter
+from .hsi_cleaning import clean_pair
 from .msi_denoising import denoise_msi
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
 from .guard import ConsistencyCheck, consistency_check, sample_windows
 from .rendering import TileFarm, TileSink, Writer, render, render_upsampled
 from .responses import normalize_rows
-from .results import Degradation, FusionDiagnostics, FusionResult
+from .results import Degradation, FusionDiagnostics, FusionResult, HsiCleaning
 from .scene_windows import SceneWindows
 from .settings import MODES, FusionSettings  # noqa: F401  (MODES: part of the public API)
 
@@ -73,6 +75,14 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     pair = normalize_pair(hsi, msi, scale, hsi_valid, msi_valid)
     timings["validate"] = time.perf_counter() - t
 
+    # before anything derives from pair.y: the estimate, the start's LR state and every tile see one HSI
+    cleaning = None
+    if cfg.hsi_cleaning != "off":
+        t = time.perf_counter()
+        report(0.0, "cleaning the hyperspectral image (stripes, outliers)")
+        pair, cleaning = clean_pair(pair, cfg.hsi_cleaning, report.check)
+        timings["hsi_cleaning"] = time.perf_counter() - t
+
     t = time.perf_counter()
     report(0.0, "estimating the blur kernel and spectral response")
     start_k = degradation.kernel if degradation is not None else None
@@ -87,7 +97,7 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
 
     def attempt(dev: torch.device, retry: int) -> FusionResult:
         run_cfg = cfg if retry == 0 else smaller_settings(cfg, pair, dev)
-        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm)
+        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm, cleaning)
 
     return run_with_gpu_fallback(attempt, dev, lambda msg: warnings.warn(msg, stacklevel=3))
 
@@ -101,7 +111,7 @@ def smaller_settings(cfg: FusionSettings, pair: NormalizedPair, dev: torch.devic
 
 def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: torch.device,
              report: Reporter, writer: Optional[Writer], timings: dict,
-             farm: Optional[TileFarm] = None) -> FusionResult:
+             farm: Optional[TileFarm] = None, cleaning: Optional[HsiCleaning] = None) -> FusionResult:
     """Everything after the (NumPy) degradation estimate, on one device."""
     seed_everything(cfg.seed)
     t = time.perf_counter()
@@ -151,7 +161,8 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         classical_ridge=scene.estimator.ridge if scene.estimator is not None else None,
         tile_size=tile, cached=scene.cached, estimation=deg.diagnostics, estimated_kernel=deg.kernel,
         estimated_srf=deg.srf, timings=timings, losses=losses, guard=guard, written=written,
-        outer_iterations_run=fitter.outer_run, stop_reason=fitter.stop_reason or "no fitting (0 iterations)")
+        outer_iterations_run=fitter.outer_run, stop_reason=fitter.stop_reason or "no fitting (0 iterations)",
+        hsi_cleaning=cleaning)
     return FusionResult(
         image=sink.image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
         msi_gain=srf_n.sum(axis=1) * pair.z_unit / pair.y_unit,

@@ -37,10 +37,16 @@ Everything is LR-sized: a few spectral projections, eigen-decompositions and med
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import replace
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .observations import NormalizedPair
+from .results import HsiCleaning
 
 _MAD = 1.4826          # median absolute deviation -> standard deviation (Gaussian)
 #: (basis from, stripes estimated?) per pass; passes beyond the list repeat its last entry
@@ -53,7 +59,8 @@ _STRIPE_DOUBT = 0.3
 
 def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, denoise: bool = False,
               passes: int = 7, stripe_z: float = 4.0, white: float = 5.0, outlier_threshold: float = 7.0,
-              spectral_contrast: float = 4.0, max_rank: int = 32):
+              spectral_contrast: float = 4.0, max_rank: int = 32, min_stripe_to_noise: float = 0.0,
+              min_outliers: float = 0.0, check: Optional[Callable[[], None]] = None):
     """Remove column/row stripes and impulse outliers from an LR-HSI ``(bands, h, w)`` whose bands
     are in spectral order (NumPy array or torch tensor).
 
@@ -63,13 +70,20 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
     ``outlier_threshold``: robust standard deviations an impulse's residual needs;
     ``denoise``: also shrink each band's part outside the spectral subspace toward it (off by
     default: it helps scenes with many bands, hurts CAVE's 31; see benchmarks/hsi_noise.py).
+    ``min_stripe_to_noise``: a band's stripes are removed only when the RMS of its offsets is at
+    least this many noise stds (weaker ones are left); ``min_outliers``: impulses are replaced only
+    when at least this many were found (fewer are left). Both 0: everything found is removed.
 
     Returns ``(cleaned, info)``: the cleaned cube (same type, dtype and shape as ``y``) and a dict
     saying what was found: ``striped_bands`` (bands with column or row offsets removed),
     ``stripe_to_noise`` (RMS of the removed offsets over the band's noise std, mean over those
     bands), ``outliers_replaced`` (band-pixel values replaced), ``rank`` (spectral subspace
-    dimension), ``noise_std`` (per-band white-noise std of the leave-one-out residual, input units).
+    dimension), ``noise_std`` (per-band white-noise std of the leave-one-out residual, input units),
+    per band ``band_stripe_to_noise`` (0 where none was found) and ``band_outliers`` (as found, before
+    the two limits), and what the limits left: ``stripe_bands_left``, ``outliers_left``.
+    ``check()`` is called between the steps of each pass (it raises to cancel).
     """
+    check = check or (lambda: None)
     as_numpy = isinstance(y, np.ndarray)
     src = torch.as_tensor(y)
     cube = src.to(torch.float64)
@@ -77,7 +91,9 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
     ok = torch.isfinite(cube).all(0)
     if valid is not None:
         ok &= torch.as_tensor(valid, dtype=torch.bool, device=cube.device)
-    info = {"striped_bands": 0, "stripe_to_noise": 0.0, "outliers_replaced": 0, "rank": 0, "noise_std": []}
+    info = {"striped_bands": 0, "stripe_to_noise": 0.0, "outliers_replaced": 0, "rank": 0, "noise_std": [],
+            "band_stripe_to_noise": [0.0] * int(src.shape[0]), "band_outliers": [0] * int(src.shape[0]),
+            "stripe_bands_left": 0, "outliers_left": 0}
     if bands < 4 or h < 4 or w < 4 or int(ok.sum()) < 16:
         return (y.copy() if as_numpy else src.clone()), info
     raw = torch.where(ok[None], cube, torch.zeros((), dtype=cube.dtype))
@@ -91,7 +107,9 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
         mode, stripes = _SCHEDULE[min(p, len(_SCHEDULE) - 1)]
         cur = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
         scale = (sigma ** 2 + _STRIPE_DOUBT * (col.pow(2).mean(1) + row.pow(2).mean(1))).sqrt()
+        check()
         basis = _spectral_basis(cur, ok, scale, mode, max_rank)
+        check()
         loo = _predict(cur, ok, bad, scale, basis)
         resid = raw - loo                                    # what only band b holds (plus noise)
         use = ok[None] & ~bad
@@ -102,8 +120,13 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
             col = _offsets(resid, use, z, white)
             row = _offsets((resid - col[:, None, :]).transpose(1, 2), use.transpose(1, 2), z, white)
         if outliers:
+            check()
             offsets = col[:, None, :] + row[:, :, None]
             bad = _impulses(resid - offsets, raw - offsets, ok, sigma, outlier_threshold, spectral_contrast)
+    ratio = (col.pow(2).mean(1) + row.pow(2).mean(1)).sqrt() / sigma
+    info["band_stripe_to_noise"] = ratio.tolist()
+    info["band_outliers"] = bad.sum((1, 2)).tolist()
+    col, row, bad = _keep_significant(col, row, bad, ratio, min_stripe_to_noise, min_outliers, info)
     cleaned = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
     if denoise:
         cleaned = _project(cleaned, ok, scale, basis)
@@ -111,13 +134,28 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
     striped = (col.abs().sum(1) > 0) | (row.abs().sum(1) > 0)
     info["striped_bands"] = int(striped.sum())
     if info["striped_bands"]:
-        rms = (col.pow(2).mean(1) + row.pow(2).mean(1)).sqrt()
-        info["stripe_to_noise"] = float((rms[striped] / sigma[striped]).mean())
+        info["stripe_to_noise"] = float(ratio[striped].mean())
     info["outliers_replaced"] = int(bad.sum())
     info["rank"] = basis.shape[1]
     info["noise_std"] = sigma.tolist()
     out = cleaned.to(src.dtype)
     return (out.numpy() if as_numpy else out), info
+
+
+def _keep_significant(col: torch.Tensor, row: torch.Tensor, bad: torch.Tensor, ratio: torch.Tensor,
+                      min_ratio: float, min_outliers: float, info: dict) -> tuple:
+    """The offsets and impulses to remove: bands whose offsets are weaker than ``min_ratio`` noise
+    stds keep their values, and no impulse is replaced when fewer than ``min_outliers`` were found
+    (what is left is counted in ``info``)."""
+    found = (col.abs().sum(1) > 0) | (row.abs().sum(1) > 0)
+    weak = found & (ratio < min_ratio)
+    info["stripe_bands_left"] = int(weak.sum())
+    if info["stripe_bands_left"]:
+        col, row = col * ~weak[:, None], row * ~weak[:, None]
+    if 0 < int(bad.sum()) < min_outliers:
+        info["outliers_left"] = int(bad.sum())
+        bad = torch.zeros_like(bad)
+    return col, row, bad
 
 
 def _nan_where(t: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
@@ -466,3 +504,46 @@ def _project(cube: torch.Tensor, ok: torch.Tensor, sigma: torch.Tensor, basis: t
     var = r[:, ok.reshape(-1)].pow(2).mean(1)
     gain = (1 - (1 - lev) / var.clamp_min(1e-12)).clamp(0, 1)
     return (fit + gain[:, None] * r).reshape(cube.shape) * sigma[:, None, None]
+
+
+# -- in the fusion ----------------------------------------------------------------------------------
+
+#: "auto" (docs/hsi_noise.md): a band's stripes are removed when their RMS reaches this many noise
+#: stds (training scenes: a clean cube's false alarms stay below it, nearly all added stripes pass) ...
+AUTO_MIN_STRIPE_TO_NOISE = 0.8
+#: ... and impulses are replaced when at least this many were found, and this share of the valid
+#: values (a clean training cube had a few false alarms at most)
+AUTO_MIN_OUTLIERS = 10
+AUTO_MIN_OUTLIER_SHARE = 1e-4
+
+
+def limits(mode: str, values: int) -> dict:
+    """``clean_hsi``'s limits for ``mode`` ("on": none; "auto": only what a clean cube's false
+    alarms do not reach), ``values`` being the valid band-pixel values it sees. A false alarm only
+    moves values by about the noise, but "auto" must not change a clean HSI at all."""
+    if mode == "on":
+        return {"min_stripe_to_noise": 0.0, "min_outliers": 0.0}
+    return {"min_stripe_to_noise": AUTO_MIN_STRIPE_TO_NOISE,
+            "min_outliers": max(AUTO_MIN_OUTLIERS, AUTO_MIN_OUTLIER_SHARE * values)}
+
+
+def clean_pair(pair: NormalizedPair, mode: str, check: Optional[Callable[[], None]] = None
+               ) -> tuple[NormalizedPair, Optional[HsiCleaning]]:
+    """The pair with its LR-HSI cleaned as ``mode`` ("auto", "on", "off") says, and what the
+    cleaning found (None when off).
+
+    Only pixels valid in every band are cleaned and looked at (``pair.hsi_valid``); those valid in
+    some bands only keep their values, and every mask stays as it is. Everything downstream (the
+    degradation estimate, the start, the fitting, the guard, the tiles) reads ``pair.y``, so it all
+    sees the same HSI."""
+    if mode == "off":
+        return pair, None
+    t = time.perf_counter()
+    bands = int(pair.y.shape[0])
+    y, info = clean_hsi(pair.y, pair.hsi_valid, check=check, **limits(mode, bands * int(pair.hsi_valid.sum())))
+    applied = bool(info["striped_bands"] or info["outliers_replaced"])
+    report = HsiCleaning(mode=mode, applied=applied, striped_bands=info["striped_bands"],
+                         stripe_to_noise=float(info["stripe_to_noise"]), outliers_replaced=info["outliers_replaced"],
+                         stripe_bands_left=info["stripe_bands_left"], outliers_left=info["outliers_left"],
+                         bands=bands, seconds=time.perf_counter() - t)
+    return (replace(pair, y=y) if applied else pair), report

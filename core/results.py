@@ -54,6 +54,44 @@ class Degradation:
 
 
 @dataclass
+class HsiCleaning:
+    """What the LR-HSI cleaning (core/hsi_cleaning.py) found and removed before the estimate."""
+
+    #: the setting it ran under: "auto" or "on"
+    mode: str
+    #: whether it changed the HSI the fusion used
+    applied: bool
+    #: bands whose column or row offsets (stripes) were removed [count]
+    striped_bands: int
+    #: RMS of the removed offsets over the band's noise std, mean over those bands
+    stripe_to_noise: float
+    #: band-pixel values replaced as impulse outliers (dead or saturated pixels) [count]
+    outliers_replaced: int
+    #: "auto": bands whose offsets were found but too weak to remove (a clean HSI's false alarms) [count]
+    stripe_bands_left: int
+    #: "auto": impulses found but left, too few to be more than false alarms [count]
+    outliers_left: int
+    #: bands of the HSI [count]
+    bands: int
+    #: wall time of the cleaning [s]
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for the log and the report."""
+        done = (f"stripes removed in {self.striped_bands} of {self.bands} bands"
+                + (f" (offsets {self.stripe_to_noise:.1f} x the noise)" if self.striped_bands else "")
+                + f", {self.outliers_replaced} outlier values replaced")
+        left = []
+        if self.stripe_bands_left:
+            left.append(f"weak offsets in {self.stripe_bands_left} bands")
+        if self.outliers_left:
+            left.append(f"{self.outliers_left} possible outliers")
+        use = "the fusion used the cleaned HSI" if self.applied else "the fusion used the HSI as it is"
+        return (f"HSI cleaning ({self.mode}): {done}" + (f"; left as noise: {', '.join(left)}" if left else "")
+                + f"; {use} ({self.seconds:.1f} s)")
+
+
+@dataclass
 class FusionDiagnostics:
     """How a fusion run went: what ran where, how long each stage took, the loss curves."""
 
@@ -91,6 +129,8 @@ class FusionDiagnostics:
     guard: Optional[object] = None
     #: what the output holds: "fusion", or "upsampled HSI" when the guard found the fusion no better
     written: str = "fusion"
+    #: what the LR-HSI cleaning found and whether it was used (None: hsi_cleaning="off")
+    hsi_cleaning: Optional[HsiCleaning] = None
 
 
 @dataclass

@@ -18,6 +18,7 @@ INITIAL_ESTIMATES = ("classical", "backbone", "auto")
 TV_TARGETS = ("correction", "image")
 GUARD_ACTIONS = ("fallback", "warn", "off")
 STOPPING = ("converged", "fixed")
+HSI_CLEANING = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class FusionSettings:
     #: the guard (guard.py): "fallback" writes the upsampled HSI when the fused image fits neither
     #: input better than it, "warn" only says so, "off" skips the check
     guard: str = "fallback"
+    #: cleaning of the LR-HSI's per-band stripes and impulse outliers before the estimate and the
+    #: start (core/hsi_cleaning.py): "auto" removes only what a clean HSI's false alarms do not
+    #: reach (a clean HSI stays as it is), "on" everything it finds, "off" does not run it
+    hsi_cleaning: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -100,6 +105,9 @@ class FusionSettings:
             raise InvalidInputError(f"unknown stopping rule {self.stopping!r}; use one of {', '.join(STOPPING)}")
         if self.guard not in GUARD_ACTIONS:
             raise InvalidInputError(f"unknown guard action {self.guard!r}; use one of {', '.join(GUARD_ACTIONS)}")
+        if self.hsi_cleaning not in HSI_CLEANING:
+            raise InvalidInputError(
+                f"unknown HSI cleaning {self.hsi_cleaning!r}; use one of {', '.join(HSI_CLEANING)}")
         if self.tile_size is not None and self.tile_size < 1:
             raise InvalidInputError(f"the tile size must be positive, got {self.tile_size}")
 

@@ -132,8 +132,13 @@ class CountingCancel:
         return False
 
 
-@pytest.mark.parametrize("n,phase", [(1, None), (20, "degradation"), (150, "fusion")],
-                         ids=["at-start", "in-estimation", "in-fitting"])
+#: cancel checks of the HSI cleaning before the estimate (its message, then three per pass)
+CLEANING_CHECKS = 22
+
+
+@pytest.mark.parametrize("n,phase", [(1, None), (5, "cleaning"), (20 + CLEANING_CHECKS, "degradation"),
+                                     (150 + CLEANING_CHECKS, "fusion")],
+                         ids=["at-start", "in-cleaning", "in-estimation", "in-fitting"])
 def test_cancel_stops_promptly(pair, n, phase):
     _, y, z = pair
     cancel = CountingCancel(n)

@@ -1,10 +1,19 @@
 """LR-HSI cleaning: column and row stripes and impulse outliers are removed, a clean cube is left
-(nearly) as it is, nodata stays nodata, and the input's type comes back."""
+(nearly) as it is, nodata stays nodata, and the input's type comes back. In the fusion: "auto"
+cleans a striped HSI before the start and leaves a clean one as it is, masks are kept, and tiles
+(streamed, or farmed from pickled contexts) see the same cleaned HSI."""
+import pickle
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
+from helpers.scenes import synthetic_cube, synthetic_srf
+from hsi_blind_fusion.core import FusionSettings, InvalidInputError, fuse, simulate
 from hsi_blind_fusion.core.hsi_cleaning import clean_hsi
+from hsi_blind_fusion.core.kernels import gaussian_kernel
+from hsi_blind_fusion.core.metrics import psnr
 from hsi_blind_fusion.core.synthetic_scene import make_scene
 
 
@@ -129,3 +138,88 @@ def test_units_do_not_matter():
     assert np.allclose(b / 1000.0, a, rtol=1e-6, atol=1e-9 * np.abs(cube).max())
     assert info_a["striped_bands"] == info_b["striped_bands"]
     assert info_a["outliers_replaced"] == info_b["outliers_replaced"]
+
+
+# ---- in the fusion: hsi_cleaning = "auto" | "on" | "off" -----------------------------------------
+
+def _pair(snr_db=40.0, size=128):
+    """A synthetic scene (128 x 128 x 31, x4: a 32 x 32 LR-HSI) and its simulated pair."""
+    x = synthetic_cube(size, endmembers=4, spatial_smooth=3.0)
+    y, z = simulate(x, gaussian_kernel(9, 1.5), synthetic_srf(), 4, snr_db=snr_db, seed=1)
+    return x, y, z
+
+
+def _with_stripes(y, snr_db, amplitude=2.0, seed=5):
+    """Column offsets (``amplitude`` x the band's noise std) in every third band."""
+    sigma = np.sqrt(np.mean(y.astype(np.float64) ** 2, axis=(1, 2)) / 10 ** (snr_db / 10))
+    stripes, striped = _stripes(y.shape, sigma, 2, amplitude, seed)
+    return (y + stripes).astype(y.dtype), striped
+
+
+def _start(y, z, cleaning, **kw):
+    return fuse(y, z, outer_iterations=0, device="cpu", settings=FusionSettings(hsi_cleaning=cleaning, **kw))
+
+
+def test_auto_cleans_a_striped_hsi_before_the_start():
+    x, y, z = _pair()
+    ys, striped = _with_stripes(y, 40.0)
+    off, auto = _start(ys, z, "off"), _start(ys, z, "auto")
+    c = auto.diagnostics.hsi_cleaning
+    assert off.diagnostics.hsi_cleaning is None
+    assert c.applied and abs(c.striped_bands - len(striped)) <= 2 and c.outliers_replaced == 0, c
+    assert psnr(x, auto.image) > psnr(x, off.image) + 0.5
+    assert psnr(x, auto.image) > psnr(x, _start(y, z, "off").image) - 0.2     # most of the stripes' cost is back
+    assert "hsi_cleaning" in auto.diagnostics.timings
+
+
+def test_auto_leaves_a_clean_hsi_as_it_is():
+    _, y, z = _pair()
+    off, auto = _start(y, z, "off"), _start(y, z, "auto")
+    c = auto.diagnostics.hsi_cleaning
+    assert not c.applied and c.striped_bands == 0 and c.outliers_replaced == 0, c
+    assert c.summary().endswith(f"the fusion used the HSI as it is ({c.seconds:.1f} s)")
+    np.testing.assert_array_equal(auto.image, off.image)
+
+
+def test_nodata_stays_nodata_through_the_cleaning():
+    """An HSI hole (every band) and pixels invalid in one band only: the cleaned run writes NaN exactly
+    where the plain one does (the per-band masks are kept)."""
+    _, y, z = _pair()
+    ys, _ = _with_stripes(y, 40.0)
+    ys[:, 4:8, 20:26] = np.nan
+    ys[7, 15:18, 3:9] = np.nan
+    off, on = _start(ys, z, "off"), _start(ys, z, "on")
+    assert on.diagnostics.hsi_cleaning.applied
+    np.testing.assert_array_equal(np.isnan(on.image), np.isnan(off.image))
+    assert np.isnan(on.image[7]).sum() > np.isnan(on.image[6]).sum() > 0
+
+
+class _PickledFarm:
+    """Renders every tile from pickled copies of the renderer and its context (as a Dask worker)."""
+
+    def __call__(self, renderer, arrays, windows, put, report):
+        remote = pickle.loads(pickle.dumps(renderer))
+        for window in windows:
+            put(window, remote.render(pickle.loads(pickle.dumps(renderer.context(window, arrays)))))
+
+
+def test_tiles_and_the_tile_farm_use_the_cleaned_hsi():
+    """The start's LR state and the tiles' contexts come from the cleaned pair: streamed tiles and
+    farmed tiles give the untiled run's image."""
+    _, y, z = _pair()
+    ys, _ = _with_stripes(y, 40.0)
+    fast = dict(outer_iterations=1, inner_iterations=2, device="cpu", seed=0)
+    cfg = FusionSettings(hsi_cleaning="auto", initial="classical")
+    whole = fuse(ys, z, settings=replace(cfg, tile_size=128), **fast)
+    streamed = fuse(ys, z, settings=replace(cfg, tile_size=64, cache_limit_bytes=0), **fast)
+    farmed = fuse(ys, z, settings=replace(cfg, tile_size=64, cache_limit_bytes=0), farm=_PickledFarm(), **fast)
+    plain = fuse(ys, z, settings=replace(cfg, tile_size=128, hsi_cleaning="off"), **fast)
+    assert whole.diagnostics.hsi_cleaning.applied
+    np.testing.assert_allclose(streamed.image, whole.image, atol=2e-3 * float(np.abs(whole.image).max()))
+    np.testing.assert_array_equal(farmed.image, streamed.image)
+    assert np.abs(whole.image - plain.image).max() > 10 * np.abs(streamed.image - whole.image).max()
+
+
+def test_unknown_cleaning_setting_is_a_typed_error():
+    with pytest.raises(InvalidInputError, match="HSI cleaning"):
+        FusionSettings(hsi_cleaning="yes")
