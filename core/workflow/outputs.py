@@ -60,6 +60,24 @@ def kernel_messages(result) -> list[str]:
     return [f"kernel: {est.kernel_warning}"] if est is not None and est.kernel_warning else []
 
 
+def cleaning_messages(result) -> list[str]:
+    """What the LR-HSI cleaning found and whether the fusion used it (core/hsi_cleaning.py), if it ran."""
+    cleaning = getattr(result.diagnostics, "hsi_cleaning", None)
+    return [] if cleaning is None else [cleaning.summary()]
+
+
+def cleaning_rows(cleaning) -> list[tuple]:
+    """The report's rows of the LR-HSI cleaning (results.HsiCleaning)."""
+    return [("setting (HSI_CLEANING)", cleaning.mode),
+            ("bands with stripes removed", f"{cleaning.striped_bands} of {cleaning.bands}"),
+            ("their offsets (RMS / noise std, mean)", f"{cleaning.stripe_to_noise:.2f}"),
+            ("outlier values replaced", str(cleaning.outliers_replaced)),
+            ("left as noise (auto): bands with weak offsets, possible outliers",
+             f"{cleaning.stripe_bands_left}, {cleaning.outliers_left}"),
+            ("the fusion used", "the cleaned HSI" if cleaning.applied else "the HSI as it is"),
+            ("time", f"{cleaning.seconds:.2f} s")]
+
+
 def settings_table(tool: ToolSpec, request, inputs: Inputs) -> dict:
     """The report's settings: every input parameter of the run, and where the response started."""
     table: dict = {}
@@ -108,6 +126,9 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             ("upsampled HSI", f"{guard.upsampled_hsi:.4g}", f"{guard.upsampled_msi:.4g}"),
             ("held-out gain of the MSI", "" if guard.held_out_gain is None else f"{guard.held_out_gain:.3g}", ""),
             ("written", getattr(diag, "written", "fusion"), "")]
+    cleaning = getattr(diag, "hsi_cleaning", None)
+    if cleaning is not None:
+        tables["HSI cleaning (stripes and impulse outliers, before the estimate)"] = cleaning_rows(cleaning)
     est = estimation_diagnostics(result)
     if est is not None and est.kernel_support_tried:
         tables["Kernel support (chosen from the data unless KERNEL_SIZE is given)"] = [

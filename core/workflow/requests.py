@@ -40,6 +40,7 @@ class FusionRequest(_Request):
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0
     msi_denoising: float = FusionSettings.msi_denoising
+    hsi_cleaning: str = FusionSettings.hsi_cleaning
     stop_when_converged: bool = True
     output_grid: str = "hsi"
     device: str = FusionSettings.device
@@ -52,7 +53,7 @@ class FusionRequest(_Request):
         """The core settings this request asks for (``base`` for everything it does not set)."""
         return replace(base or FusionSettings(), outer_iterations=int(self.outer_iterations),
                        inner_iterations=int(self.inner_iterations), device=self.device, seed=int(self.seed),
-                       msi_denoising=float(self.msi_denoising),
+                       msi_denoising=float(self.msi_denoising), hsi_cleaning=self.hsi_cleaning,
                        stopping="converged" if self.stop_when_converged else "fixed",
                        kernel_size=int(self.kernel_size) if self.kernel_size and int(self.kernel_size) > 0 else None,
                        tile_size=int(self.tile_size) if self.tile_size and int(self.tile_size) > 0 else None)
@@ -130,6 +131,7 @@ class BatchRequest(_Request):
     inner_iterations: int = FusionSettings.inner_iterations
     tile_size: int = 0
     msi_denoising: float = FusionSettings.msi_denoising
+    hsi_cleaning: str = FusionSettings.hsi_cleaning
     stop_when_converged: bool = True
     output_grid: str = "hsi"
     device: str = FusionSettings.device
