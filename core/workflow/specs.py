@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
-from ..settings import FusionSettings
+from ..settings import HSI_CLEANING as HSI_CLEANING_OPTIONS, FusionSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -213,6 +213,13 @@ STOP_WHEN_CONVERGED = Param(
     "Stop the alternation once a share of the HSI's pixels, held out of the fitting, stops being predicted better "
     "(OUTER_ITERATIONS is then a maximum, and the iterate that predicted them best is kept). Off: run every "
     "iteration, the paper's schedule.", True, advanced=True)
+HSI_CLEANING = Param(
+    "HSI_CLEANING", "enum", "HSI cleaning (stripes, dead and saturated pixels)",
+    "Before the estimate, the HSI's per-band column and row offsets (stripes of a pushbroom sensor) and isolated "
+    "dead or saturated values are found by predicting each band from the others, and removed. auto: only "
+    "stripes about as strong as the noise or stronger, and outliers found in numbers, are removed (a clean HSI is "
+    "used as it is); on: everything found is removed; off: nothing is looked for. The log and the report say what "
+    "was found and removed.", _DEFAULTS.hsi_cleaning, options=HSI_CLEANING_OPTIONS, advanced=True)
 COG = Param("COG", "bool", "Cloud-Optimized GeoTIFF",
             "Write OUTPUT as a Cloud-Optimized GeoTIFF (tiles and overviews laid out for reading over HTTP); needs a "
             ".tif output. Without it the GeoTIFF is tiled, with internal overviews when a side exceeds 256 pixels.",
@@ -261,7 +268,8 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
-        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED,
+        COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
               extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),
@@ -474,7 +482,7 @@ BATCH = ToolSpec(
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),
