@@ -517,6 +517,15 @@ AUTO_MIN_OUTLIERS = 10
 AUTO_MIN_OUTLIER_SHARE = 1e-4
 
 
+#: LR values (bands x pixels) cleaned at once; larger HSIs are cleaned block by block, so the
+#: cleaning's working memory (float64 cubes, docs/hsi_noise.md) stays bounded. A fixed figure, not
+#: the free memory: the same input must give the same result on any machine.
+BLOCK_VALUES = 1 << 22
+#: the smallest block side [LR pixels]: column offsets need rows to agree on, the profile's
+#: whiteness test needs columns
+MIN_BLOCK = 64
+
+
 def limits(mode: str, values: int) -> dict:
     """``clean_hsi``'s limits for ``mode`` ("on": none; "auto": only what a clean cube's false
     alarms do not reach), ``values`` being the valid band-pixel values it sees. A false alarm only
@@ -527,10 +536,47 @@ def limits(mode: str, values: int) -> dict:
             "min_outliers": max(AUTO_MIN_OUTLIERS, AUTO_MIN_OUTLIER_SHARE * values)}
 
 
-def clean_pair(pair: NormalizedPair, mode: str, check: Optional[Callable[[], None]] = None
-               ) -> tuple[NormalizedPair, Optional[HsiCleaning]]:
+def blocks(bands: int, h: int, w: int, most_values: int = BLOCK_VALUES) -> list[tuple[slice, slice]]:
+    """LR windows that cover ``(h, w)`` with at most about ``most_values`` band-pixel values each
+    (one window when the whole cube fits): equal square-ish blocks of at least MIN_BLOCK pixels a
+    side. Offsets of a pushbroom sensor do not change along a column, so a block's estimate only has
+    fewer rows to go on."""
+    most = max(MIN_BLOCK * MIN_BLOCK, most_values // max(bands, 1))
+    if h * w <= most:
+        return [(slice(0, h), slice(0, w))]
+    side = max(MIN_BLOCK, int(math.sqrt(most)))
+    rows, cols = (max(1, min(math.ceil(n / side), n // MIN_BLOCK)) for n in (h, w))
+    r = [round(i * h / rows) for i in range(rows + 1)]
+    c = [round(j * w / cols) for j in range(cols + 1)]
+    return [(slice(r[i], r[i + 1]), slice(c[j], c[j + 1])) for i in range(rows) for j in range(cols)]
+
+
+def clean_blocks(y: np.ndarray, valid: np.ndarray, mode: str, most_values: int = BLOCK_VALUES,
+                 check: Optional[Callable[[], None]] = None) -> tuple[np.ndarray, dict]:
+    """:func:`clean_hsi` on each of :func:`blocks` with the limits of ``mode`` (per block), and what
+    it found over all of them: bands counted once, values summed."""
+    out = y.copy()
+    floor = limits(mode, 0)["min_stripe_to_noise"]
+    striped, weak, ratios = set(), set(), []
+    total = {"outliers_replaced": 0, "outliers_left": 0}
+    for rows, cols in blocks(*y.shape, most_values):
+        ok = valid[rows, cols]
+        part, info = clean_hsi(y[:, rows, cols], ok, check=check, **limits(mode, y.shape[0] * int(ok.sum())))
+        out[:, rows, cols] = part
+        found = {b: r for b, r in enumerate(info["band_stripe_to_noise"]) if r > 0}
+        striped.update(b for b, r in found.items() if r >= floor)
+        weak.update(b for b, r in found.items() if r < floor)
+        ratios += [r for r in found.values() if r >= floor]
+        for k in total:
+            total[k] += info[k]
+    return out, dict(total, striped_bands=len(striped), stripe_to_noise=float(np.mean(ratios)) if ratios else 0.0,
+                     stripe_bands_left=len(weak - striped))
+
+
+def clean_pair(pair: NormalizedPair, mode: str, check: Optional[Callable[[], None]] = None,
+               most_values: int = BLOCK_VALUES) -> tuple[NormalizedPair, Optional[HsiCleaning]]:
     """The pair with its LR-HSI cleaned as ``mode`` ("auto", "on", "off") says, and what the
-    cleaning found (None when off).
+    cleaning found (None when off); block by block beyond ``most_values`` band-pixel values.
 
     Only pixels valid in every band are cleaned and looked at (``pair.hsi_valid``); those valid in
     some bands only keep their values, and every mask stays as it is. Everything downstream (the
@@ -539,11 +585,10 @@ def clean_pair(pair: NormalizedPair, mode: str, check: Optional[Callable[[], Non
     if mode == "off":
         return pair, None
     t = time.perf_counter()
-    bands = int(pair.y.shape[0])
-    y, info = clean_hsi(pair.y, pair.hsi_valid, check=check, **limits(mode, bands * int(pair.hsi_valid.sum())))
+    y, info = clean_blocks(pair.y, pair.hsi_valid, mode, most_values, check)
     applied = bool(info["striped_bands"] or info["outliers_replaced"])
     report = HsiCleaning(mode=mode, applied=applied, striped_bands=info["striped_bands"],
-                         stripe_to_noise=float(info["stripe_to_noise"]), outliers_replaced=info["outliers_replaced"],
+                         stripe_to_noise=info["stripe_to_noise"], outliers_replaced=info["outliers_replaced"],
                          stripe_bands_left=info["stripe_bands_left"], outliers_left=info["outliers_left"],
-                         bands=bands, seconds=time.perf_counter() - t)
+                         bands=int(pair.y.shape[0]), seconds=time.perf_counter() - t)
     return (replace(pair, y=y) if applied else pair), report

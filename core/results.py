@@ -63,7 +63,7 @@ class HsiCleaning:
     applied: bool
     #: bands whose column or row offsets (stripes) were removed [count]
     striped_bands: int
-    #: RMS of the removed offsets over the band's noise std, mean over those bands
+    #: RMS of the removed offsets over the band's noise std, mean over those bands (and blocks)
     stripe_to_noise: float
     #: band-pixel values replaced as impulse outliers (dead or saturated pixels) [count]
     outliers_replaced: int

@@ -223,3 +223,22 @@ def test_tiles_and_the_tile_farm_use_the_cleaned_hsi():
 def test_unknown_cleaning_setting_is_a_typed_error():
     with pytest.raises(InvalidInputError, match="HSI cleaning"):
         FusionSettings(hsi_cleaning="yes")
+
+
+def test_large_cubes_are_cleaned_block_by_block_alike():
+    """Beyond BLOCK_VALUES the cube is cleaned in blocks (bounded memory): the stripes go as they do
+    with the whole cube, and what is left is noise-sized in both."""
+    from hsi_blind_fusion.core.hsi_cleaning import blocks, clean_blocks
+
+    truth = make_scene(512, 4, bands=40, snr_db=None, seed=0).hsi[:, :, :64].astype(np.float64)
+    noisy = make_scene(512, 4, bands=40, snr_db=35.0, seed=0).hsi[:, :, :64].astype(np.float64)
+    sigma = (noisy - truth).reshape(40, -1).std(1)
+    stripes, _ = _stripes(noisy.shape, sigma, 2)
+    valid = np.ones(noisy.shape[1:], dtype=bool)
+    most = 40 * 64 * 64
+    assert len(blocks(40, 128, 64, most)) == 2 and len(blocks(40, 128, 64)) == 1
+    assert len(blocks(40, 96, 200, most)) == 3                 # no block below 64 pixels a side
+    for out, _ in (clean_blocks(noisy + stripes, valid, "on"), clean_blocks(noisy + stripes, valid, "on", most)):
+        assert _energy(out - noisy) < 0.1 * _energy(stripes)
+        error = np.sqrt(((out - truth) ** 2).mean(axis=(1, 2))) / sigma
+        assert error.max() < 1.5 and np.median(error) < 1.1, error
