@@ -31,7 +31,7 @@ finds is removed), ``auto`` (the same with ``"auto"``, the default: only what pa
 ``hsi_cleaning.limits``); optional ``denoised`` (``clean_hsi(denoise=True)`` before the "off"
 run). Metrics: PSNR (dB), SAM (°), and SAM over the darkest 20 % of the pixels (by the truth's
 mean over bands). Prints a Markdown table. ``--speed`` also times ``clean_hsi`` alone on larger
-synthetic LR cubes (the cost "auto" adds to every fusion).
+synthetic LR cubes (the cost "auto" adds to every fusion, and its memory).
 
     python benchmarks/hsi_noise.py --set training
     python benchmarks/hsi_noise.py --set dev
@@ -46,6 +46,7 @@ import fnmatch
 import json
 import math
 import os
+import resource
 import shlex
 import sys
 import time
@@ -363,18 +364,23 @@ def rule_text() -> list[str]:
 
 
 def speed(sizes: list[str]) -> list[dict]:
-    """``clean_hsi``'s wall time on synthetic LR cubes ``BANDSxSIDE`` (4 endmembers, 1 % noise; one
-    thread): what "auto" adds to a fusion of that HSI."""
+    """The fusion's cleaning (``clean_blocks``, "auto": block by block beyond ``BLOCK_VALUES``) on
+    synthetic LR cubes ``BANDSxSIDE`` (4 endmembers, 1 % noise; one thread), its wall time and the
+    process's peak RSS after it (sizes in increasing order: the growth is the largest cube's)."""
     rows = []
     rng = np.random.default_rng(0)
     for size in sizes:
         bands, side = (int(v) for v in size.split("x"))
         cube = (rng.random((bands, 4)) @ rng.random((4, side * side))).reshape(bands, side, side)
         cube = (cube + 0.01 * rng.standard_normal(cube.shape)).astype(np.float32)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t = time.perf_counter()
-        clean_hsi(cube)
-        rows.append({"speed": True, "bands": bands, "side": side, "seconds": time.perf_counter() - t})
-        print(f"  clean_hsi {bands} x {side} x {side}: {rows[-1]['seconds']:.1f} s", flush=True)
+        hsi_cleaning.clean_blocks(cube, np.ones(cube.shape[1:], dtype=bool), "auto")
+        rows.append({"speed": True, "bands": bands, "side": side, "seconds": time.perf_counter() - t,
+                     "blocks": len(hsi_cleaning.blocks(bands, side, side)), "rss_before_mib": before,
+                     "rss_after_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        print(f"  cleaning {bands} x {side} x {side}: {rows[-1]['seconds']:.1f} s, {rows[-1]['blocks']} blocks, "
+              f"peak RSS {before:.0f} -> {rows[-1]['rss_after_mib']:.0f} MiB", flush=True)
     return rows
 
 
@@ -382,13 +388,18 @@ def speed_table(rows: list[dict]) -> list[str]:
     if not rows:
         return []
     lines = ["## Cost of the cleaning", "",
-             "`clean_hsi` alone on synthetic LR cubes (one thread, niced, on a 2-core machine shared with other "
-             "jobs); the fusion runs it on its LR-HSI before the estimate whenever `hsi_cleaning` is not \"off\".", "",
-             "| LR-HSI (bands x rows x columns) | values (M) | seconds | µs per value |", "|---|---:|---:|---:|"]
+             "The fusion's cleaning (`clean_blocks`, \"auto\") alone on synthetic LR cubes (one thread, niced, on a "
+             "2-core machine shared with other jobs); cubes beyond `BLOCK_VALUES` "
+             f"({hsi_cleaning.BLOCK_VALUES / 2 ** 20:g} Mi band-pixel values) are cleaned block by block, which "
+             "bounds its working memory (float64 copies of the cube). Peak RSS of the process before and after "
+             "(cubes in increasing order).", "",
+             "| LR-HSI (bands x rows x columns) | values (M) | blocks | seconds | µs per value | peak RSS before → "
+             "after (MiB) |", "|---|---:|---:|---:|---:|---|"]
     for r in rows:
         n = r["bands"] * r["side"] ** 2
-        lines.append(f"| {r['bands']} x {r['side']} x {r['side']} | {n / 1e6:.2f} | {r['seconds']:.1f} | "
-                     f"{1e6 * r['seconds'] / n:.2f} |")
+        lines.append(f"| {r['bands']} x {r['side']} x {r['side']} | {n / 1e6:.2f} | {r.get('blocks', 1)} | "
+                     f"{r['seconds']:.1f} | {1e6 * r['seconds'] / n:.2f} | "
+                     f"{r.get('rss_before_mib', float('nan')):.0f} → {r.get('rss_after_mib', float('nan')):.0f} |")
     return lines + [""]
 
 
