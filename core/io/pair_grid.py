@@ -25,6 +25,10 @@ from .reading import RasterData, RasterInfo, raster_info, read_raster
 SCALE_TOLERANCE = 1e-3
 #: Largest allowed offset between HSI and MSI pixel edges, as a fraction of an MSI pixel.
 ALIGN_TOLERANCE = 0.05
+#: Resampling where an image is shifted, turned or enlarged rather than shrunk. Lanczos keeps more of
+#: a sharp image on a pure shift, but next to nodata (a grid turned into another UTM zone) GDAL's
+#: Lanczos warp broke the fusion in tests/workflow/test_real_pairs.py; docs/real_pairs.md measures both.
+SHARP_RESAMPLING = "cubic"
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class MsiWarp:
     transform: object
     width: int
     height: int
-    #: "average" when the MSI's own pixels are smaller than the grid's, else "cubic"
+    #: "average" when the MSI's own pixels are smaller than the grid's, else SHARP_RESAMPLING
     resampling: str
     #: the HSI / MSI pixel-size ratio as measured (before rounding to the scale)
     native_ratio: float
@@ -271,7 +275,7 @@ def _warped_grid(hsi: RasterInfo, msi: RasterInfo, scale: int, why: list[str], w
     _check_common_area(hwin, mwin, scale)
     grid_t = ht * Affine.translation(c0, r0) * Affine.scale(1.0 / scale)
     warp = MsiWarp(crs=hsi.crs, transform=grid_t, width=mwin.width, height=mwin.height,
-                   resampling="average" if msi_pixel < abs(grid_t.a) * 0.99 else "cubic", native_ratio=ratio,
+                   resampling="average" if msi_pixel < abs(grid_t.a) * 0.99 else SHARP_RESAMPLING, native_ratio=ratio,
                    reasons=tuple(why))
     warnings.append(
         f"{'; '.join(why)}: the MSI is warped ({warp.resampling} resampling) onto the grid aligned with the HSI's "
@@ -360,6 +364,6 @@ def coarse_grid(fine: "MsiWarp | None", fine_crs, fine_transform, fine_shape: tu
     height, width = fine_shape
     grid = fine_transform * Affine.scale(s2)
     warp = MsiWarp(crs=fine_crs, transform=grid, width=-(-width // s2), height=-(-height // s2),
-                   resampling="average" if ratio < s2 * 0.99 else "cubic", native_ratio=ratio,
+                   resampling="average" if ratio < s2 * 0.99 else SHARP_RESAMPLING, native_ratio=ratio,
                    reasons=("the second MSI is read onto the MSI's grid",))
     return s2, warp
