@@ -128,8 +128,9 @@ def run(folder: Path, name: str, hsi: str, msi: str, iterations: tuple[int, int]
 @contextlib.contextmanager
 def plugin_resampling(method: str):
     """The plugin's resampling for shifted or enlarged images (``io.SHARP_RESAMPLING``) set to ``method``."""
-    from hsi_blind_fusion.core.io import pair_grid
+    import importlib
 
+    pair_grid = importlib.import_module("hsi_blind_fusion.core.io.pair_grid")   # the module, not the function
     saved = io.SHARP_RESAMPLING
     io.SHARP_RESAMPLING = pair_grid.SHARP_RESAMPLING = method
     try:
