@@ -13,7 +13,7 @@ of B2, B3, B4, B8 (40 dB). Variants, each scored against the truth on the truth'
   the result back onto the MSI's (``OUTPUT_GRID=msi``): two resamplings by the plugin, each run with
   Lanczos (the plugin's choice) and with cubic convolution;
 - ``other CRS``: the MSI resampled (cubic, as a provider might) onto a 10 m grid of the neighbouring
-  UTM zone, warped back by the plugin (Lanczos, and cubic for comparison);
+  UTM zone, warped back by the plugin (cubic, the plugin's choice from another CRS, and Lanczos for comparison);
 - ``bad bands``: 3 HSI bands nodata everywhere and 3 flagged bad (``bbl``); scored on the other bands
   against the aligned run on the same bands;
 - ``+20 m bands``: B5, B6, B7, B8A, B11, B12 as a second MSI at 20 m (each pixel integrating its
@@ -127,16 +127,17 @@ def run(folder: Path, name: str, hsi: str, msi: str, iterations: tuple[int, int]
 
 @contextlib.contextmanager
 def plugin_resampling(method: str):
-    """The plugin's resampling for shifted or enlarged images (``io.SHARP_RESAMPLING``) set to ``method``."""
+    """The plugin's resampling of images shifted or enlarged in their own CRS (``pair_grid.SHARP_RESAMPLING``,
+    also the other-CRS one, ``TURNED_RESAMPLING``) set to ``method``."""
     import importlib
 
     pair_grid = importlib.import_module("hsi_blind_fusion.core.io.pair_grid")   # the module, not the function
-    saved = io.SHARP_RESAMPLING
-    io.SHARP_RESAMPLING = pair_grid.SHARP_RESAMPLING = method
+    saved = pair_grid.SHARP_RESAMPLING, pair_grid.TURNED_RESAMPLING
+    pair_grid.SHARP_RESAMPLING = pair_grid.TURNED_RESAMPLING = method
     try:
         yield
     finally:
-        io.SHARP_RESAMPLING = pair_grid.SHARP_RESAMPLING = saved
+        pair_grid.SHARP_RESAMPLING, pair_grid.TURNED_RESAMPLING = saved
 
 
 def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict]:
@@ -177,7 +178,7 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     reproject(s.z, z34, src_transform=s.t, src_crs=UTM33, dst_transform=tr, dst_crs=zone34,
               resampling=Resampling.cubic, src_nodata=np.nan, dst_nodata=np.nan)
     msi34 = write(str(folder / "msi34.tif"), z34, tr, zone34, wavelengths_nm=wl10)
-    for method in ("lanczos", "cubic"):
+    for method in ("cubic", "lanczos"):
         with plugin_resampling(method):
             path, o, sec = run(folder, f"crs_{method}", hsi, msi34, iterations)
         add(f"other CRS (UTM 34), output on HSI grid, {method}", path, o, sec)
