@@ -207,7 +207,7 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         """QGIS's checks, then the workflow's cheap checks (``core/workflow/checks.py``: output paths,
         raster headers, the pair's geometry, side files): the dialog, every row of a batch and
         ``processing.run`` refuse a bad run before it starts, with the message the run would give."""
-        ok, msg = super().checkParameterValues(parameters, context)
+        ok, msg = self._check_qgis_values(parameters, context)
         if not ok or missing_dependencies(("rasterio",)):
             return ok, msg  # canExecute() reports a missing rasterio
         from ..core.errors import FusionError
@@ -221,6 +221,41 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
         except Exception:  # noqa: BLE001 - anything else is left to the run, which reports it in full
             return True, ""
         return True, ""
+
+    def _check_qgis_values(self, parameters, context):
+        """QGIS's own check of every value, except raster inputs given as the text of a sensor
+        product QGIS cannot load as a layer (an EnMAP or Sentinel-2 folder or zip, a PRISMA zip):
+        QGIS 3.22 refuses any raster text that is not a loadable file, the workflow reads them."""
+        products = {n for n in self._raster_names() if self._product_text(parameters.get(n))}
+        if not products:
+            return super().checkParameterValues(parameters, context)
+        for definition in self.parameterDefinitions():
+            name = definition.name()
+            if name not in products and not definition.checkValueIsAcceptable(parameters.get(name), context):
+                return False, self.tr("Incorrect parameter value for {}").format(definition.description())
+        return True, ""
+
+    def _raster_names(self):
+        return [p.name for p in self.SPEC.parameters if p.kind == "raster"]
+
+    @staticmethod
+    def _product_text(value):
+        """``value`` when it is text naming a sensor product that QGIS cannot load as a layer, else None."""
+        if not isinstance(value, str) or not value.strip() or missing_dependencies(("rasterio",)):
+            return None
+        from qgis.core import QgsProject
+
+        if QgsProject.instance().mapLayer(value) is not None:
+            return None
+        from ..core.errors import FusionError
+        from ..core.io.products import resolve_product
+
+        try:
+            return value if resolve_product(value) is not None else None
+        except FusionError:
+            return value       # a product refused with a reason: the run says why
+        except Exception:  # noqa: BLE001 - not a product: QGIS's own handling applies
+            return None
 
     # -- parameters ---------------------------------------------------------------------------
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -299,6 +334,8 @@ class HsiFusionAlgorithm(QgsProcessingAlgorithm):
 
     def _raster_path(self, parameters, name, context):
         layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None and self._product_text(parameters.get(name)):
+            return parameters[name].strip()
         if layer is None:
             raise QgsProcessingException(self.tr("{}: the raster could not be loaded").format(name))
         if layer.providerType() != "gdal":

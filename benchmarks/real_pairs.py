@@ -10,9 +10,10 @@ of B2, B3, B4, B8 (40 dB). Variants, each scored against the truth on the truth'
 - ``aligned``: the pair as the plugin always took it (the reference of the others);
 - ``offset grid``: the HSI's grid a third of an MSI pixel off the MSI's (the HSI simulated with its
   kernel shifted by a third of a pixel and labelled so); the MSI is warped onto the HSI's grid and
-  the result back onto the MSI's (``OUTPUT_GRID=msi``): two cubic resamplings;
-- ``other CRS``: the MSI resampled (cubic) onto a 10 m grid of the neighbouring UTM zone, warped back
-  by the plugin: two cubic resamplings of the MSI;
+  the result back onto the MSI's (``OUTPUT_GRID=msi``): two resamplings by the plugin, each run with
+  Lanczos (the plugin's choice) and with cubic convolution;
+- ``other CRS``: the MSI resampled (cubic, as a provider might) onto a 10 m grid of the neighbouring
+  UTM zone, warped back by the plugin (cubic, the plugin's choice from another CRS, and Lanczos for comparison);
 - ``bad bands``: 3 HSI bands nodata everywhere and 3 flagged bad (``bbl``); scored on the other bands
   against the aligned run on the same bands;
 - ``+20 m bands``: B5, B6, B7, B8A, B11, B12 as a second MSI at 20 m (each pixel integrating its
@@ -24,6 +25,7 @@ of B2, B3, B4, B8 (40 dB). Variants, each scored against the truth on the truth'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -123,6 +125,21 @@ def run(folder: Path, name: str, hsi: str, msi: str, iterations: tuple[int, int]
     return out, o, time.perf_counter() - t
 
 
+@contextlib.contextmanager
+def plugin_resampling(method: str):
+    """The plugin's resampling of images shifted or enlarged in their own CRS (``pair_grid.SHARP_RESAMPLING``,
+    also the other-CRS one, ``TURNED_RESAMPLING``) set to ``method``."""
+    import importlib
+
+    pair_grid = importlib.import_module("hsi_blind_fusion.core.io.pair_grid")   # the module, not the function
+    saved = pair_grid.SHARP_RESAMPLING, pair_grid.TURNED_RESAMPLING
+    pair_grid.SHARP_RESAMPLING = pair_grid.TURNED_RESAMPLING = method
+    try:
+        yield
+    finally:
+        pair_grid.SHARP_RESAMPLING, pair_grid.TURNED_RESAMPLING = saved
+
+
 def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict]:
     rows = []
     hsi_t = s.t * Affine.scale(SCALE)
@@ -144,9 +161,11 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     y_off, _ = simulate(s.x, shifted_kernel(s.kernel, d, d), s.p10, SCALE, snr_db=40.0, seed=0)
     hsi_off = write(str(folder / "hsi_off.tif"), y_off, hsi_t * Affine.translation(d / SCALE, d / SCALE),
                     wavelengths_nm=s.wl)
-    path, o, sec = run(folder, "offset", hsi_off, msi, iterations, output_grid="msi")
-    dx, dy = (v for v in o.result.kernel.shape)  # noqa: F841 - the shape only
-    add("offset grid (1/3 px), output on MSI grid", path, o, sec, note=f"MSI warp: {o.inputs.msi_warp is not None}")
+    for method in ("lanczos", "cubic"):
+        with plugin_resampling(method):
+            path, o, sec = run(folder, f"offset_{method}", hsi_off, msi, iterations, output_grid="msi")
+        add(f"offset grid (1/3 px), output on MSI grid, {method}", path, o, sec,
+            note=f"MSI warp: {o.inputs.msi_warp.resampling if o.inputs.msi_warp else None}")
 
     # the MSI in the neighbouring UTM zone, resampled there (cubic) at 10 m
     zone34 = CRS.from_epsg(32634)
@@ -159,8 +178,10 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     reproject(s.z, z34, src_transform=s.t, src_crs=UTM33, dst_transform=tr, dst_crs=zone34,
               resampling=Resampling.cubic, src_nodata=np.nan, dst_nodata=np.nan)
     msi34 = write(str(folder / "msi34.tif"), z34, tr, zone34, wavelengths_nm=wl10)
-    path, o, sec = run(folder, "crs", hsi, msi34, iterations)
-    add("other CRS (UTM 34), output on HSI grid", path, o, sec)
+    for method in ("cubic", "lanczos"):
+        with plugin_resampling(method):
+            path, o, sec = run(folder, f"crs_{method}", hsi, msi34, iterations)
+        add(f"other CRS (UTM 34), output on HSI grid, {method}", path, o, sec)
 
     # bad bands: three nodata everywhere, three flagged in bbl
     rng = np.random.default_rng(1)
@@ -185,7 +206,7 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     z20 = add_noise(z20, 40.0, rng)
     msi20 = write(str(folder / "msi20.tif"), z20, s.t * Affine.scale(2), wavelengths_nm=wl20)
     path, o, sec = run(folder, "msi2", hsi, msi, iterations, msi2=msi20)
-    add("+ 20 m bands as MSI2", path, o, sec, note=f"gain over the 10 m bands alone: {0:+.2f}")
+    add("+ 20 m bands as MSI2", path, o, sec)
     rows[-1]["note"] = f"{rows[-1]['psnr'] - base:+.2f} dB over the 10 m bands alone"
     z_all = np.concatenate([s.z, add_noise(z20_hr.numpy(), 40.0, rng)])
     msi_all = write(str(folder / "msi_all.tif"), z_all, s.t, wavelengths_nm=wl10 + wl20)

@@ -182,7 +182,7 @@ def _alternate(problem, k: np.ndarray, p_start: np.ndarray | None, smooth_p: np.
         resid = problem.residual(k, p)
         history.append(resid)
         if progress:
-            progress((r + 1) / rounds, f"degradation estimate ({size}x{size} kernel), round {r + 1}/{rounds}: "
+            progress((r + 1) / rounds, f"degradation estimate, round {r + 1}/{rounds} ({size}x{size} kernel): "
                                        f"residual {resid:.2e}")
         if change < tol:
             break
@@ -439,7 +439,7 @@ class _GramProblem:
     Over LR row chunks of the sampled blocks, with ``a`` the flipped MSI patch differences (one row
     per pair of neighbouring LR pixels and MSI band) and ``ΔY`` the LR-HSI differences, it
     accumulates ``G = Σ a aᵀ / n``, ``C_m = Σ a_m ΔYᵀ / n`` (per MSI band) and ``YY = Σ ΔY ΔYᵀ / n``
-    (products in float32 on torch, sums in float64). The kernel step is the same smooth,
+    (in float64 on torch). The kernel step is the same smooth,
     simplex-constrained least squares as :class:`_KernelSolver`; any centred sub-support uses the
     matching block of ``G`` (:meth:`use_size`), and the residual of any kernel and response is
     ``kᵀGk − 2kᵀΣ_m C_m p_m + Σ_m p_mᵀ YY p_m``. ``z_lr`` (for the response fit) is a strided
@@ -498,9 +498,12 @@ class _GramProblem:
                     if not bool(keep.any()):
                         continue
                     du, dy = du[:, :, keep], dy[:, keep]               # (m, n2, n), (bands, n)
+                    # float64 products: float32 sums differ with the BLAS and its threads (QGIS loads
+                    # another BLAS; Dask workers run one thread), and the kernel would with them
+                    du = du.double()
                     flat = du.permute(0, 2, 1).reshape(-1, n2)
-                    gram += (flat.T @ flat).double()
-                    cross += torch.matmul(du, dy.T.float()).double()
+                    gram += flat.T @ flat
+                    cross += torch.matmul(du, dy.T)
                     yy += dy @ dy.T
                     rows += flat.shape[0]
         if rows == 0 or sum(part.shape[1] for part in y_parts) < 4:
@@ -593,7 +596,7 @@ class _GramSolver:
     to enter pixels outside that set, which are then added (grown by one pixel) and the solve goes
     on. It stops when no pixel outside wants mass: then the working-set solution is a fixed point
     of the full problem's projected gradient step, i.e. the same minimizer (the step size is the
-    full matrix's). Products are in float32."""
+    full matrix's). Products are in float64 (the same kernel with any BLAS and thread count)."""
 
     def __init__(self, gram: np.ndarray, size: int, smoothness: float = 1e-4):
         import torch
@@ -602,7 +605,7 @@ class _GramSolver:
         q = gram + smoothness * energy / (size * size) * _gradient_gram(size).toarray()
         self.size = size
         self.lipschitz = _largest_eigenvalue(lambda v: q @ v, size * size)
-        self.q = torch.from_numpy(q.astype(np.float32))
+        self.q = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float64))
 
     def solve(self, h: np.ndarray, start: np.ndarray, iterations: int, max_sweeps: int = 8) -> np.ndarray:
         import torch
@@ -620,14 +623,14 @@ class _GramSolver:
             xw = x[idx]
             v, t = xw.copy(), 1.0
             for _ in range(iterations):
-                grad = (q_w @ torch.from_numpy(v.astype(np.float32))).numpy() - h_w
+                grad = (q_w @ torch.from_numpy(v)).numpy() - h_w
                 x_new = project_simplex(v - step * grad)
                 t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
                 v = x_new + (t - 1) / t_new * (x_new - xw)
                 xw, t = x_new, t_new
             x = np.zeros_like(x)
             x[idx] = xw
-            grad = (self.q @ torch.from_numpy(x.astype(np.float32))).numpy() - h
+            grad = (self.q @ torch.from_numpy(x)).numpy() - h
             enter = (project_simplex(x - step * grad) > 0) & ~work
             if not enter.any():
                 break

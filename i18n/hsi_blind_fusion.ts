@@ -37,27 +37,27 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="303"/>
+        <location filename="../algorithms/base.py" line="340"/>
         <source>{}: the raster could not be loaded</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="305"/>
+        <location filename="../algorithms/base.py" line="342"/>
         <source>{}: only file rasters read by GDAL are supported (this one comes from &apos;{}&apos;); save it as a GeoTIFF first</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="329"/>
+        <location filename="../algorithms/base.py" line="366"/>
         <source>Not enough memory for these images: crop them (Raster &gt; Extraction &gt; Clip) or use fewer bands.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="332"/>
+        <location filename="../algorithms/base.py" line="369"/>
         <source>Could not read or write a file: {}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/base.py" line="335"/>
+        <location filename="../algorithms/base.py" line="372"/>
         <source>Unexpected error ({}): {}</source>
         <translation type="unfinished"></translation>
     </message>
@@ -757,11 +757,6 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="54"/>
-        <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end, cubic).</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <location filename="../build/i18n/tool_specs.py" line="42"/>
         <source>Alternations between the image and the degradation estimates (at most: see STOP_WHEN_CONVERGED).</source>
         <translation type="unfinished"></translation>
@@ -794,6 +789,16 @@ Limits
     <message>
         <location filename="../build/i18n/tool_specs.py" line="40"/>
         <source>Side of the square support on which the HSI&apos;s blur kernel is estimated. 0: chosen from the data (it starts at 2 x scale + 1 and grows, up to 5 x scale + 1 and at most 49, while the kernel piles its mass on the support&apos;s border, i.e. while the blur is cut off). A size given here is used as it is (even sizes are rounded up to odd); the log and the report warn when the kernel still touches its border.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../algorithms/base.py" line="235"/>
+        <source>Incorrect parameter value for {}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../build/i18n/tool_specs.py" line="54"/>
+        <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end: Lanczos, cubic from another CRS).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

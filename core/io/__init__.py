@@ -14,7 +14,8 @@ from .degradation_json import DegradationSpec, read_degradation, write_degradati
 from .files import (Staging, check_free_space, check_output_path, check_outputs, raster_output_bytes, same_file,
                     write_text, write_text_atomic)
 from .geotiff import NODATA, WindowWriter, warp_raster, write_raster
-from .pair_grid import MsiWarp, PairData, PairGrid, coarse_grid, pair_grid, prepare_pair, read_pair
+from .pair_grid import (MsiWarp, PairData, PairGrid, coarse_grid, pair_grid, prepare_pair,
+                        read_pair, sharp_resampling)
 from .raster_formats import RASTER_EXTENSIONS, RasterFormat, raster_format, remove_raster_quietly, sidecar_files
 from .reading import RasterData, RasterInfo, raster_info, read_raster
 from .rows import RasterRows, read_decimated
@@ -26,7 +27,7 @@ __all__ = [
     "Staging", "check_free_space", "check_output_path", "check_outputs", "raster_output_bytes", "same_file",
     "write_text", "write_text_atomic",
     "NODATA", "WindowWriter", "warp_raster", "write_raster",
-    "MsiWarp", "PairData", "PairGrid", "coarse_grid", "pair_grid", "prepare_pair", "read_pair",
+    "sharp_resampling", "MsiWarp", "PairData", "PairGrid", "coarse_grid", "pair_grid", "prepare_pair", "read_pair",
     "RASTER_EXTENSIONS", "RasterFormat", "raster_format", "remove_raster_quietly", "sidecar_files",
     "RasterRows", "read_decimated",
     "RasterData", "RasterInfo", "raster_info", "read_raster",

@@ -5,8 +5,8 @@ windows of the common area. The HSI's pixels stay as measured. When the MSI's gr
 aligned with the HSI's (same CRS, pixel edges on HSI pixel edges, an integer pixel-size ratio),
 the MSI is read as it is; otherwise (another CRS, an offset grid, a non-integer ratio) it is
 warped once, while it is read, onto the grid aligned with the HSI's pixel edges, in the HSI's CRS,
-with a pixel of HSI / scale (:class:`MsiWarp`; average resampling where it shrinks, cubic
-otherwise). :func:`read_pair` reads the windows.
+with a pixel of HSI / scale (:class:`MsiWarp`; average resampling where it shrinks, else Lanczos
+in the same CRS and cubic from another). :func:`read_pair` reads the windows.
 """
 from __future__ import annotations
 
@@ -25,6 +25,18 @@ from .reading import RasterData, RasterInfo, raster_info, read_raster
 SCALE_TOLERANCE = 1e-3
 #: Largest allowed offset between HSI and MSI pixel edges, as a fraction of an MSI pixel.
 ALIGN_TOLERANCE = 0.05
+#: Resampling where an image is shifted or enlarged in its own CRS: Lanczos keeps more of a sharp
+#: image than cubic convolution (docs/real_pairs.md measures both).
+SHARP_RESAMPLING = "lanczos"
+#: ... and where it is also turned into another CRS: there, next to the nodata a turned grid brings,
+#: GDAL's Lanczos warp broke the fusion (docs/real_pairs.md), cubic convolution did not.
+TURNED_RESAMPLING = "cubic"
+
+
+def sharp_resampling(src_crs, dst_crs) -> str:
+    """The resampling of an image that is not shrunk, from ``src_crs`` to ``dst_crs``."""
+    same = src_crs is None or dst_crs is None or src_crs == dst_crs
+    return SHARP_RESAMPLING if same else TURNED_RESAMPLING
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class MsiWarp:
     transform: object
     width: int
     height: int
-    #: "average" when the MSI's own pixels are smaller than the grid's, else "cubic"
+    #: "average" when the MSI's own pixels are smaller than the grid's, else :func:`sharp_resampling`
     resampling: str
     #: the HSI / MSI pixel-size ratio as measured (before rounding to the scale)
     native_ratio: float
@@ -271,7 +283,8 @@ def _warped_grid(hsi: RasterInfo, msi: RasterInfo, scale: int, why: list[str], w
     _check_common_area(hwin, mwin, scale)
     grid_t = ht * Affine.translation(c0, r0) * Affine.scale(1.0 / scale)
     warp = MsiWarp(crs=hsi.crs, transform=grid_t, width=mwin.width, height=mwin.height,
-                   resampling="average" if msi_pixel < abs(grid_t.a) * 0.99 else "cubic", native_ratio=ratio,
+                   resampling="average" if msi_pixel < abs(grid_t.a) * 0.99 else sharp_resampling(msi.crs, hsi.crs),
+                   native_ratio=ratio,
                    reasons=tuple(why))
     warnings.append(
         f"{'; '.join(why)}: the MSI is warped ({warp.resampling} resampling) onto the grid aligned with the HSI's "
@@ -360,6 +373,7 @@ def coarse_grid(fine: "MsiWarp | None", fine_crs, fine_transform, fine_shape: tu
     height, width = fine_shape
     grid = fine_transform * Affine.scale(s2)
     warp = MsiWarp(crs=fine_crs, transform=grid, width=-(-width // s2), height=-(-height // s2),
-                   resampling="average" if ratio < s2 * 0.99 else "cubic", native_ratio=ratio,
+                   resampling="average" if ratio < s2 * 0.99 else sharp_resampling(coarse.crs, fine_crs),
+                   native_ratio=ratio,
                    reasons=("the second MSI is read onto the MSI's grid",))
     return s2, warp

@@ -166,8 +166,8 @@ def _warp_to_msi_grid(inputs: Inputs, aligned_path: str, path: str, fb: Feedback
     box = Window.from_bounds(math.floor(win.row_off), math.ceil(win.row_off + win.height), math.floor(win.col_off),
                              math.ceil(win.col_off + win.width)).clip(msi.height, msi.width)
     grid = msi.transform * Affine.translation(box.col, box.row)
-    io.warp_raster(aligned_path, path, msi.crs, grid, box.width, box.height, "cubic", fb.is_canceled,
-                   cloud_optimized=cloud_optimized)
+    io.warp_raster(aligned_path, path, msi.crs, grid, box.width, box.height,
+                   io.sharp_resampling(inputs.msi_warp.crs, msi.crs), fb.is_canceled, cloud_optimized=cloud_optimized)
     fb.info(f"the fused image is warped onto the MSI's grid ({box.width} x {box.height} pixels of the MSI)")
 
 

@@ -150,3 +150,31 @@ def test_bad_products_are_clear_errors(pair, tmp_path):
         hsi = layer_id(f'HDF5:"{he5}"://HDFEOS/SWATHS/PRS_L2C_HCO/Data_Fields/VNIR_Cube')
         processing.run("hsifusion:blindfusion", dict(FAST, HSI=hsi, MSI=paths["msi"], OUTPUT=str(out)))
     assert not out.exists() and os.path.exists(he5)
+
+
+def test_products_given_as_text(pair, tmp_path):
+    """An EnMAP product folder and a Sentinel-2 .SAFE folder named as text (as in qgis_process or
+    processing.run): QGIS cannot load a folder as a layer, the plugin reads the products."""
+    import processing
+
+    s, paths = pair
+    ulx, uly = 400000.0, 5100000.0
+    safe = write_safe(tmp_path, s.msi[[0, 1, 2, 6]], ulx, uly)
+    enmap = write_enmap(tmp_path / "enmap", s.hsi, s.wavelengths_nm, Affine(40, 0, ulx, 0, -40, uly),
+                        CRS.from_epsg(32633), bad=(4,), fill_bad=False)
+    out = tmp_path / "fused.tif"
+    res = processing.run("hsifusion:blindfusion", dict(FAST, HSI=str(enmap["folder"]), MSI=str(safe),
+                                                       OUTPUT=str(out)))
+    with rasterio.open(res["OUTPUT"]) as f:
+        assert f.transform == Affine(10, 0, ulx, 0, -10, uly) and f.count == s.hsi.shape[0]
+        assert f.tags()["bbl"].replace(" ", "") == "{1,1,1,1,0,1,1,1,1,1,1,1}"
+
+
+def test_text_that_is_no_product_is_still_refused(pair, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    _, paths = pair
+    with pytest.raises(QgsProcessingException, match="HSI|hyperspectral"):
+        processing.run("hsifusion:blindfusion", dict(FAST, HSI=str(tmp_path), MSI=paths["msi"],
+                                                     OUTPUT=str(tmp_path / "x.tif")))

@@ -1,0 +1,236 @@
+#!/usr/bin/env python
+"""Robustness: pairs outside the clean lab simulation, the previous default against the new one.
+
+For each case and development scene (CAVE ``balloons`` and ``face``, centre crop, /65535; never
+tuned on), the pair is simulated with ``core.simulate`` (white noise on both images) and, where the
+case says so, corrupted further; then:
+
+- **bicubic**: the HSI upsampled (what the guard falls back to);
+- **previous**: the blind start as it was before the robustness work: the kernel support fixed at
+  ``2·scale + 1``, the guard off, no HSI cleaning (``fuse(outer_iterations=0)``);
+- **default**: the start as it is now (support from the data, the guard, HSI cleaning when the
+  settings have it; ``fuse(outer_iterations=0)``);
+- **CNMF**: Yokoya's method (``benchmarks/cnmf.py``) given the *true* kernel and response (a
+  non-blind peer);
+- **true K,P**: the start built with the true kernel and response (no estimate: the best a blind
+  start could do; ``kernel_extent.start_image``).
+
+The network's fitting is left out everywhere (``outer_iterations=0``): on every case measured it
+changed the start by at most 0.02 dB (docs/benchmarks.md) and it costs most of the time.
+
+Cases: motion kernels of ``srf/f_set_12_kernels.npz`` at x8 (21, 31 and 35 px at 40 dB; 27 px at
+30 dB), a Gaussian PSF of sigma 3 px at x4, ``kernel_00`` moved by half an LR pixel (4, 4 MSI px),
+25 dB white noise, column stripes (offsets of 1-3 noise standard deviations in a third of the
+bands, 30 dB), 0.5 % dead or saturated pixels in a third of the bands, and another camera's response
+(``cameras52_allR.npz`` camera 10). Columns: PSNR (dB) and SAM (degrees) of each row; what the
+default wrote (``fusion`` or the guard's ``upsampled HSI``); whether it warned that the kernel is
+cut off.
+
+    python benchmarks/robustness.py --out docs/robustness.md          # about 20 min on 2 cores
+    python benchmarks/robustness.py --scenes balloons --cases 'motion*' --crop 256
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import fnmatch
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from hsi_blind_fusion.core import FusionSettings, fuse, metrics, simulate
+from hsi_blind_fusion.core.initial_estimate import bicubic_estimate
+from hsi_blind_fusion.core.kernels import default_kernel_size, gaussian_kernel
+from hsi_blind_fusion.core.observations import normalize_pair
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cnmf import cnmf_fuse  # noqa: E402
+from kernel_extent import start_image  # noqa: E402
+from quality import _center_crop, data_dir, nikon_srf, read_cave  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SCENES = ("balloons", "face")
+ROWS = ("bicubic", "previous", "default", "cnmf", "true K,P")
+
+Corrupt = Callable[[np.ndarray, np.random.Generator, float], np.ndarray]
+
+
+@dataclass
+class Case:
+    name: str
+    kernel: np.ndarray
+    scale: int
+    snr: float
+    corrupt: Optional[Corrupt] = None
+    srf: Optional[np.ndarray] = None          # (msi_bands, bands); None: the perturbed Nikon D700
+
+
+def _noise_std(y: np.ndarray, snr: float) -> np.ndarray:
+    """Per-band noise standard deviation ``simulate`` used at ``snr`` (dB)."""
+    power = np.mean(y.astype(np.float64) ** 2, axis=(1, 2))
+    return np.sqrt(power / 10 ** (snr / 10))
+
+
+def stripes(y: np.ndarray, rng: np.random.Generator, snr: float) -> np.ndarray:
+    """Per-column offsets in a third of the bands, 1-3 noise standard deviations (pushbroom detectors)."""
+    out = y.copy()
+    std = _noise_std(y, snr)
+    for b in rng.choice(y.shape[0], y.shape[0] // 3, replace=False):
+        out[b] += (rng.uniform(1, 3) * std[b] * rng.standard_normal(y.shape[2]))[None, :].astype(y.dtype)
+    return out
+
+
+def impulses(y: np.ndarray, rng: np.random.Generator, snr: float) -> np.ndarray:
+    """Dead (0) or saturated (the image's maximum) pixels: 0.5 % of the pixels of a third of the bands."""
+    out = y.copy()
+    top = float(y.max())
+    for b in rng.choice(y.shape[0], y.shape[0] // 3, replace=False):
+        hit = rng.random(y.shape[1:]) < 0.005
+        out[b][hit] = np.where(rng.random(int(hit.sum())) < 0.5, 0.0, top)
+    return out
+
+
+def build_cases(data: Path) -> list[Case]:
+    bank = np.load(data / "srf" / "f_set_12_kernels.npz")
+    k = lambda i: bank[f"kernel_{i:02d}"].astype(np.float64) / bank[f"kernel_{i:02d}"].sum()  # noqa: E731
+    moved = np.zeros((13 + 8,) * 2)
+    moved[8:, 8:] = k(0)                                   # centroid moved by (+4, +4) MSI pixels
+    camera = np.load(data / "srf" / "cameras52_allR.npz")["srf"][:, :, 10]
+    camera = camera / camera.sum(axis=1, keepdims=True)
+    return [
+        Case("motion 21 px x8 40 dB", k(4), 8, 40.0),
+        Case("motion 31 px x8 40 dB", k(8), 8, 40.0),
+        Case("motion 35 px x8 40 dB", k(10), 8, 40.0),
+        Case("motion 27 px x8 30 dB", k(7), 8, 30.0),
+        Case("gauss sigma 3 (19 px) x4 40 dB", gaussian_kernel(19, 3.0), 4, 40.0),
+        Case("motion 13 px off by half an LR pixel x8 40 dB", moved / moved.sum(), 8, 40.0),
+        Case("white noise 25 dB x8", k(0), 8, 25.0),
+        Case("column stripes x8 30 dB", k(0), 8, 30.0, corrupt=stripes),
+        Case("dead and saturated pixels x8 40 dB", k(0), 8, 40.0, corrupt=impulses),
+        Case("another camera's response x8 40 dB", k(0), 8, 40.0, srf=camera),
+    ]
+
+
+def _previous_settings() -> FusionSettings:
+    extra = {"hsi_cleaning": "off"} if "hsi_cleaning" in {f.name for f in fields(FusionSettings)} else {}
+    return FusionSettings(guard="off", **extra)
+
+
+def run_case(case: Case, scene: str, x: np.ndarray, nikon: np.ndarray, seed: int) -> dict:
+    s = case.scale
+    p_true = case.srf if case.srf is not None else nikon      # nikon_srf(): already perturbed (quality.py)
+    y, z = simulate(x, case.kernel, p_true, s, snr_db=case.snr, seed=seed)
+    if case.corrupt is not None:
+        y = case.corrupt(y, np.random.default_rng(seed + 1), case.snr)
+    row: dict = {"case": case.name, "scene": scene}
+    score = lambda img: (metrics.psnr(x, img), metrics.sam(x, img))  # noqa: E731
+    with torch.no_grad():
+        up = bicubic_estimate(torch.from_numpy(y), s, x.shape[1], x.shape[2]).numpy()
+    row["bicubic"] = score(up)
+    t = time.perf_counter()
+    prev = fuse(y, z, scale=s, outer_iterations=0, kernel_size=default_kernel_size(s), device="cpu", seed=seed,
+                settings=_previous_settings())
+    row["previous"] = score(prev.image)
+    row["previous_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    new = fuse(y, z, scale=s, outer_iterations=0, device="cpu", seed=seed)
+    row["default"] = score(new.image)
+    row["default_s"] = time.perf_counter() - t
+    d = new.diagnostics
+    row["written"] = d.written
+    row["support"] = int(new.kernel.shape[0])
+    row["kernel_warning"] = bool(d.estimation.kernel_warning)
+    t = time.perf_counter()
+    row["cnmf"] = score(cnmf_fuse(y, z, p_true, s, case.kernel, seed=seed))
+    row["cnmf_s"] = time.perf_counter() - t
+    pair = normalize_pair(y, z, s)
+    row["true K,P"] = score(start_image(pair, case.kernel, p_true * pair.y_unit / pair.z_unit))
+    return row
+
+
+def _f(v: float, digits: int = 2) -> str:
+    return "—" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def render(rows: list[dict], meta: dict) -> str:
+    lines = ["# Robustness: the previous default against the new one", "",
+             "Generated by `benchmarks/robustness.py`; do not edit by hand.", "",
+             f"- command: `{meta['command']}`", f"- date: {meta['date']}", f"- machine: {meta['machine']}",
+             f"- development scenes {', '.join(meta['scenes'])}, centre crop {meta['crop']} px; every row is the "
+             "start the fusion fits its network from (`outer_iterations=0`); CNMF is given the true kernel and "
+             "response.", "",
+             "| case | scene | bicubic | previous | default | CNMF (true K,P) | true K,P start | default − previous "
+             "| default − bicubic | support | written | kernel warning |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        cells = [f"{_f(r[k][0])} / {_f(r[k][1])}" for k in ROWS]
+        lines.append(f"| {r['case']} | {r['scene']} | " + " | ".join(cells) +
+                     f" | {r['default'][0] - r['previous'][0]:+.2f} | {r['default'][0] - r['bicubic'][0]:+.2f} | "
+                     f"{r['support']} | {r['written']} | {'yes' if r['kernel_warning'] else ''} |")
+    lines += ["", "Cells: PSNR (dB) / SAM (degrees).", ""]
+    if rows:
+        gain = [r["default"][0] - r["previous"][0] for r in rows]
+        below = [r for r in rows if r["default"][0] < r["bicubic"][0] - 0.05]
+        prev_below = [r for r in rows if r["previous"][0] < r["bicubic"][0] - 0.05]
+        vs_cnmf = [r["default"][0] - r["cnmf"][0] for r in rows]
+        lines += ["## Summary", "",
+                  f"- default − previous: mean {np.mean(gain):+.2f} dB, worst {min(gain):+.2f}, best {max(gain):+.2f}",
+                  f"- below bicubic (by more than 0.05 dB): previous {len(prev_below)} of {len(rows)}, "
+                  f"default {len(below)} of {len(rows)}",
+                  f"- default − CNMF (which knows K and P): mean {np.mean(vs_cnmf):+.2f} dB, worst {min(vs_cnmf):+.2f}",
+                  ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenes", default=",".join(DEV_SCENES))
+    ap.add_argument("--cases", default="*", help="comma-separated glob patterns of case names")
+    ap.add_argument("--crop", type=int, default=384, help="centre crop (MSI pixels; multiple of 8)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jsonl", default=None, help="append every result to this file")
+    ap.add_argument("--out", default=None, help="Markdown output file (also printed)")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    data = data_dir()
+    nikon = nikon_srf(data)
+    patterns = [p.strip() for p in args.cases.split(",")]
+    cases = [c for c in build_cases(data) if any(fnmatch.fnmatch(c.name, p) for p in patterns)]
+    scenes = [s.strip() for s in args.scenes.split(",")]
+    rows = []
+    t0 = time.perf_counter()
+    for scene in scenes:
+        x = _center_crop(read_cave(data, scene), args.crop, 8)
+        for case in cases:
+            r = run_case(case, scene, x, nikon, args.seed)
+            rows.append(r)
+            print(f"{case.name:48s} {scene:9s} " + "  ".join(f"{k} {r[k][0]:6.2f}" for k in ROWS) +
+                  f"  support {r['support']} {r['written']}", flush=True)
+            if args.jsonl:
+                with open(args.jsonl, "a") as f:
+                    f.write(json.dumps(r) + "\n")
+    meta = {"command": "python benchmarks/robustness.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") +
+            f" ({time.perf_counter() - t0:.0f} s)",
+            "machine": f"{os.cpu_count()} CPU cores, {platform.platform()}, torch {torch.__version__} "
+                       f"({torch.get_num_threads()} threads)",
+            "scenes": scenes, "crop": args.crop}
+    page = render(rows, meta)
+    print(page)
+    if args.out:
+        Path(args.out).write_text(page, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
