@@ -33,6 +33,10 @@ prediction carries the scene but none of the band's own defects, and the residua
 The passes repeat, each band's prediction improving as the other bands are cleaned; a band's
 removed stripes count as extra noise in the fits of the next pass (some of them may be left).
 Everything is LR-sized: a few spectral projections, eigen-decompositions and medians per pass.
+
+In the fusion (:func:`clean_pair`, ``FusionSettings.hsi_cleaning``) the normalized LR-HSI is cleaned
+before the degradation estimate, block by block when large; "auto" removes only findings a clean
+cube's false alarms do not reach (:func:`limits`), "on" all of them.
 """
 from __future__ import annotations
 
