@@ -558,12 +558,15 @@ def blocks(bands: int, h: int, w: int, most_values: int = BLOCK_VALUES) -> list[
 def clean_blocks(y: np.ndarray, valid: np.ndarray, mode: str, most_values: int = BLOCK_VALUES,
                  check: Optional[Callable[[], None]] = None) -> tuple[np.ndarray, dict]:
     """:func:`clean_hsi` on each of :func:`blocks` with the limits of ``mode`` (per block), and what
-    it found over all of them: bands counted once, values summed."""
+    it found over all of them: bands counted once, values summed. With "auto" and several blocks,
+    the block with the most valid pixels is looked at first, and when it holds no stripes or impulses
+    worth removing the cube is returned as it is (``blocks_looked_at`` 1 of ``blocks``)."""
     out = y.copy()
     floor = limits(mode, 0)["min_stripe_to_noise"]
     striped, weak, ratios = set(), set(), []
     total = {"outliers_replaced": 0, "outliers_left": 0}
-    for rows, cols in blocks(*y.shape, most_values):
+    windows = _probe_first(blocks(*y.shape, most_values), valid)
+    for i, (rows, cols) in enumerate(windows):
         ok = valid[rows, cols]
         part, info = clean_hsi(y[:, rows, cols], ok, check=check, **limits(mode, y.shape[0] * int(ok.sum())))
         out[:, rows, cols] = part
@@ -573,8 +576,20 @@ def clean_blocks(y: np.ndarray, valid: np.ndarray, mode: str, most_values: int =
         ratios += [r for r in found.values() if r >= floor]
         for k in total:
             total[k] += info[k]
+        if i == 0 and mode == "auto" and len(windows) > 1 and not striped and not total["outliers_replaced"]:
+            # a sensor's stripes run down whole columns and its dead pixels are scattered, so a
+            # block without either speaks for the cube: the others are not worth their seconds
+            return y, dict(total, striped_bands=0, stripe_to_noise=0.0, stripe_bands_left=len(weak),
+                           blocks_looked_at=1, blocks=len(windows))
     return out, dict(total, striped_bands=len(striped), stripe_to_noise=float(np.mean(ratios)) if ratios else 0.0,
-                     stripe_bands_left=len(weak - striped))
+                     stripe_bands_left=len(weak - striped), blocks_looked_at=len(windows), blocks=len(windows))
+
+
+def _probe_first(windows: list[tuple[slice, slice]], valid: np.ndarray) -> list[tuple[slice, slice]]:
+    """``windows`` with the one holding the most valid pixels first (the probe of "auto")."""
+    counts = [int(valid[r, c].sum()) for r, c in windows]
+    first = int(np.argmax(counts)) if counts else 0
+    return windows[first:first + 1] + windows[:first] + windows[first + 1:]
 
 
 def clean_pair(pair: NormalizedPair, mode: str, check: Optional[Callable[[], None]] = None,

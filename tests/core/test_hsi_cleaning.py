@@ -242,3 +242,26 @@ def test_large_cubes_are_cleaned_block_by_block_alike():
         assert _energy(out - noisy) < 0.1 * _energy(stripes)
         error = np.sqrt(((out - truth) ** 2).mean(axis=(1, 2))) / sigma
         assert error.max() < 1.5 and np.median(error) < 1.1, error
+
+
+def test_auto_probes_one_block_of_a_clean_large_cube(monkeypatch):
+    """A clean cube beyond one block: auto looks at one block and leaves the cube as it is; with
+    stripes it cleans every block, as "on" does."""
+    from hsi_blind_fusion.core import hsi_cleaning
+    from hsi_blind_fusion.core.hsi_cleaning import clean_blocks
+
+    truth = make_scene(512, 4, bands=40, snr_db=None, seed=0).hsi[:, :, :64].astype(np.float64)
+    noisy = make_scene(512, 4, bands=40, snr_db=35.0, seed=0).hsi[:, :, :64].astype(np.float64)
+    sigma = (noisy - truth).reshape(40, -1).std(1)
+    stripes, _ = _stripes(noisy.shape, sigma, 2)
+    valid = np.ones(noisy.shape[1:], dtype=bool)
+    most = 40 * 64 * 64
+    calls = []
+    real = hsi_cleaning.clean_hsi
+    monkeypatch.setattr(hsi_cleaning, "clean_hsi", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out, info = clean_blocks(noisy, valid, "auto", most)
+    assert out is noisy and len(calls) == 1 and (info["blocks_looked_at"], info["blocks"]) == (1, 2)
+    calls.clear()
+    out, info = clean_blocks(noisy + stripes, valid, "auto", most)
+    assert len(calls) == 2 and info["striped_bands"] > 0
+    assert _energy(out - noisy) < 0.2 * _energy(stripes)
