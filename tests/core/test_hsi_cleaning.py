@@ -225,17 +225,23 @@ def test_unknown_cleaning_setting_is_a_typed_error():
         FusionSettings(hsi_cleaning="yes")
 
 
-def test_large_cubes_are_cleaned_block_by_block_alike():
-    """Beyond BLOCK_VALUES the cube is cleaned in blocks (bounded memory): the stripes go as they do
-    with the whole cube, and what is left is noise-sized in both."""
-    from hsi_blind_fusion.core.hsi_cleaning import blocks, clean_blocks
-
+@pytest.fixture(scope="module")
+def large_cube():
+    """A 40-band 128 x 64 LR cube (truth, noisy at 35 dB, its noise std, 2-sigma stripes, valid)."""
     truth = make_scene(512, 4, bands=40, snr_db=None, seed=0).hsi[:, :, :64].astype(np.float64)
     noisy = make_scene(512, 4, bands=40, snr_db=35.0, seed=0).hsi[:, :, :64].astype(np.float64)
     sigma = (noisy - truth).reshape(40, -1).std(1)
     stripes, _ = _stripes(noisy.shape, sigma, 2)
-    valid = np.ones(noisy.shape[1:], dtype=bool)
-    most = 40 * 64 * 64
+    return truth, noisy, sigma, stripes, np.ones(noisy.shape[1:], dtype=bool)
+
+
+def test_large_cubes_are_cleaned_block_by_block_alike(large_cube):
+    """Beyond BLOCK_VALUES the cube is cleaned in blocks (bounded memory): the stripes go as they do
+    with the whole cube, and what is left is noise-sized in both."""
+    from hsi_blind_fusion.core.hsi_cleaning import blocks, clean_blocks
+
+    truth, noisy, sigma, stripes, valid = large_cube
+    most = 40 * 64 * 64                                        # two blocks of 64 x 64 LR pixels
     assert len(blocks(40, 128, 64, most)) == 2 and len(blocks(40, 128, 64)) == 1
     assert len(blocks(40, 96, 200, most)) == 3                 # no block below 64 pixels a side
     for out, _ in (clean_blocks(noisy + stripes, valid, "on"), clean_blocks(noisy + stripes, valid, "on", most)):
@@ -244,18 +250,14 @@ def test_large_cubes_are_cleaned_block_by_block_alike():
         assert error.max() < 1.5 and np.median(error) < 1.1, error
 
 
-def test_auto_probes_one_block_of_a_clean_large_cube(monkeypatch):
+def test_auto_probes_one_block_of_a_clean_large_cube(large_cube, monkeypatch):
     """A clean cube beyond one block: auto looks at one block and leaves the cube as it is; with
     stripes it cleans every block, as "on" does."""
     from hsi_blind_fusion.core import hsi_cleaning
     from hsi_blind_fusion.core.hsi_cleaning import clean_blocks
 
-    truth = make_scene(512, 4, bands=40, snr_db=None, seed=0).hsi[:, :, :64].astype(np.float64)
-    noisy = make_scene(512, 4, bands=40, snr_db=35.0, seed=0).hsi[:, :, :64].astype(np.float64)
-    sigma = (noisy - truth).reshape(40, -1).std(1)
-    stripes, _ = _stripes(noisy.shape, sigma, 2)
-    valid = np.ones(noisy.shape[1:], dtype=bool)
-    most = 40 * 64 * 64
+    truth, noisy, sigma, stripes, valid = large_cube
+    most = 40 * 64 * 64                                        # two blocks of 64 x 64 LR pixels
     calls = []
     real = hsi_cleaning.clean_hsi
     monkeypatch.setattr(hsi_cleaning, "clean_hsi", lambda *a, **k: calls.append(1) or real(*a, **k))
