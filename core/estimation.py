@@ -27,6 +27,7 @@ a plain-language warning when the kernel still touches its border.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -69,14 +70,19 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
                          progress: Progress | None = None, cancel: Cancel | None = None,
                          kernel_size: int | None = None, kernel: np.ndarray | None = None,
                          hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None,
-                         hsi_wavelengths: np.ndarray | None = None) -> Degradation:
+                         hsi_wavelengths: np.ndarray | None = None, msi_mtf: float = 1.0) -> Degradation:
     """Estimate K and P from the observations alone (see the module docstring).
 
     ``srf`` and ``kernel`` are optional starting points; by default the kernel starts as a Gaussian
     matched to the scale and the response from a non-negative least-squares fit. ``device`` is
-    accepted for symmetry with :func:`fuse`; this step runs in NumPy/SciPy.
+    accepted for symmetry with :func:`fuse`; this step runs in NumPy/SciPy. ``msi_mtf`` below 1
+    restores the MSI first, as the fusion does with the same setting (core/msi_mtf.py), so the
+    kernel is the one that fusion uses.
     """
     pair = normalize_pair(hsi, msi, scale, hsi_valid, msi_valid)
+    if msi_mtf < 1.0:
+        from .msi_mtf import undo_msi_mtf          # torch-based; the estimate itself stays NumPy/SciPy
+        pair = replace(pair, z=undo_msi_mtf(pair.z, msi_mtf, pair.msi_valid))
     return estimate_normalized(pair, srf=srf, kernel=kernel, kernel_size=kernel_size, seed=seed,
                                progress=progress, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
 

@@ -26,6 +26,7 @@ from .estimation import estimate_normalized
 from .fitting import Fitter
 from .hsi_cleaning import clean_pair
 from .msi_denoising import denoise_msi
+from .msi_mtf import undo_msi_mtf
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
 from .guard import ConsistencyCheck, consistency_check, sample_windows
@@ -82,6 +83,12 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
         report(0.0, "cleaning the hyperspectral image (stripes, outliers)")
         pair, cleaning = clean_pair(pair, cfg.hsi_cleaning, report.check)
         timings["hsi_cleaning"] = time.perf_counter() - t
+
+    if cfg.msi_mtf < 1.0:
+        t = time.perf_counter()
+        report(0.0, f"restoring the MSI's own blur (MTF {cfg.msi_mtf:g} at Nyquist)")
+        pair = replace(pair, z=undo_msi_mtf(pair.z, cfg.msi_mtf, pair.msi_valid))
+        timings["msi_mtf"] = time.perf_counter() - t
 
     t = time.perf_counter()
     report(0.0, "estimating the blur kernel and spectral response")

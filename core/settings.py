@@ -89,6 +89,9 @@ class FusionSettings:
     #: start (core/hsi_cleaning.py): "auto" removes only what a clean HSI's false alarms do not
     #: reach (a clean HSI stays as it is), "on" everything it finds, "off" does not run it
     hsi_cleaning: str = "auto"
+    #: the MSI's MTF at the Nyquist frequency, from the sensor's specification: below 1 the MSI is
+    #: restored before everything else (core/msi_mtf.py); 1 = the MSI is as sharp as its pixels
+    msi_mtf: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -108,6 +111,9 @@ class FusionSettings:
         if self.hsi_cleaning not in HSI_CLEANING:
             raise InvalidInputError(
                 f"unknown HSI cleaning {self.hsi_cleaning!r}; use one of {', '.join(HSI_CLEANING)}")
+        if not 0.0 < self.msi_mtf <= 1.0:
+            raise InvalidInputError(
+                f"the MSI's MTF at Nyquist must be above 0 and at most 1 (1 = no correction), got {self.msi_mtf}")
         if self.tile_size is not None and self.tile_size < 1:
             raise InvalidInputError(f"the tile size must be positive, got {self.tile_size}")
 

@@ -44,7 +44,7 @@ def run_estimation(request: EstimationRequest, feedback: Optional[Feedback] = No
         deg = estimate_degradation(inputs.pair.hsi.data, inputs.pair.msi.data, scale=inputs.scale, srf=inputs.srf,
                                    device=request.device, seed=int(request.seed), progress=core,
                                    cancel=core.cancelled, hsi_valid=hv, msi_valid=mv,
-                                   kernel_size=int(request.kernel_size) or None)
+                                   kernel_size=int(request.kernel_size) or None, msi_mtf=float(request.msi_mtf))
         est_s = time.perf_counter() - t
         fb.info(f"Kernel support {deg.kernel.shape[0]} x {deg.kernel.shape[0]} MSI pixels "
                 f"({100 * deg.diagnostics.kernel_border_mass:.2f} % of its mass on its border)")

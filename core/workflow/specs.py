@@ -220,6 +220,14 @@ HSI_CLEANING = Param(
     "stripes about as strong as the noise or stronger, and outliers found in numbers, are removed (a clean HSI is "
     "used as it is); on: everything found is removed; off: nothing is looked for. The log and the report say what "
     "was found and removed.", _DEFAULTS.hsi_cleaning, options=HSI_CLEANING_OPTIONS, advanced=True)
+MSI_MTF = Param(
+    "MSI_MTF", "float", "MSI sharpness: MTF at Nyquist (1 = as sharp as its pixels)",
+    "The MSI's own blur, as its sensor's specification gives it: the contrast kept at the Nyquist frequency (for "
+    "example about 0.15-0.3 for Sentinel-2's 10 m bands). The fusion takes its detail from the MSI and cannot tell "
+    "its blur from the HSI's, so a blurred MSI gives a blurred result; below 1 the MSI is restored first (a "
+    "Wiener filter of a Gaussian blur with that MTF, gain bounded). 1: no restoration. A value well below the "
+    "MSI's real MTF over-sharpens it (ringing and noise): give the specification's value, not a guess.",
+    _DEFAULTS.msi_mtf, 0.05, 1.0, advanced=True)
 COG = Param("COG", "bool", "Cloud-Optimized GeoTIFF",
             "Write OUTPUT as a Cloud-Optimized GeoTIFF (tiles and overviews laid out for reading over HTTP); needs a "
             ".tif output. Without it the GeoTIFF is tiled, with internal overviews when a side exceeds 256 pixels.",
@@ -268,8 +276,8 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
-        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED,
-        COG,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
+        SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
               extensions=RASTER_EXTENSIONS, file_description=RASTER_FILES),
@@ -308,7 +316,7 @@ ESTIMATION = ToolSpec(
     parameters=(
         Param("HSI", "raster", HSI.label, "The hyperspectral raster."),
         Param("MSI", "raster", MSI.label, "The multispectral raster."),
-        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, DEVICE, SEED,
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_MTF, DEVICE, SEED,
         Param("OUTPUT", "file_out", "Estimated degradation (JSON)", "Kernel, response, scale and wavelengths as JSON.",
               extensions=(".json",), file_description="JSON files"),
         REPORT,
@@ -482,7 +490,7 @@ BATCH = ToolSpec(
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),
