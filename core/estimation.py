@@ -33,6 +33,7 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import nnls
 
+from .blas import matmul
 from .errors import InvalidInputError
 from .kernels import (border_mass, centre_crop, centre_pad, default_kernel_size, gaussian_kernel_for_scale,
                       kernel_from_array, mass_extent, widest_kernel_size)
@@ -391,11 +392,11 @@ class _ResponseFit:
         for m in range(z_lr.shape[0]):
             rhs = [z_lr[m], np.zeros(self.smooth_rows)]
             if self.start is not None:
-                pred = self.start[m] @ self.y_samples
-                gain = float(pred @ z_lr[m] / max(pred @ pred, 1e-12))
+                pred = matmul(self.start[m], self.y_samples)
+                gain = float(matmul(pred, z_lr[m]) / max(matmul(pred, pred), 1e-12))
                 rhs.append(self.prior_w * gain * self.start[m])
             b = np.concatenate(rhs)
-            sol, _ = nnls(self.r, b if self.q is None else self.q.T @ b, maxiter=50 * bands)
+            sol, _ = nnls(self.r, b if self.q is None else matmul(self.q.T, b), maxiter=50 * bands)
             if sol.sum() <= 0:
                 raise InvalidInputError(
                     f"MSI band {m + 1} cannot be explained by any HSI band (its response came out zero): "
@@ -432,10 +433,10 @@ class _DesignProblem:
         return np.einsum("mnk,k->mn", self.design, k.ravel())
 
     def kernel_step(self, k: np.ndarray, p: np.ndarray, iterations: int, cancel: Cancel | None = None) -> np.ndarray:
-        return self.solver.solve(p @ self.grad_y, k.ravel(), iterations)
+        return self.solver.solve(matmul(p, self.grad_y), k.ravel(), iterations)
 
     def residual(self, k: np.ndarray, p: np.ndarray) -> float:
-        r = np.einsum("mnk,k->mn", self.grad_design, k.ravel()) - p @ self.grad_y
+        r = np.einsum("mnk,k->mn", self.grad_design, k.ravel()) - matmul(p, self.grad_y)
         return float(np.sqrt(np.mean(r * r)))
 
 
@@ -556,7 +557,7 @@ class _GramProblem:
         else:
             g, c = self.gram, self.cross
         h = np.einsum("mkb,mb->k", c, p)
-        r2 = float(kv @ g @ kv - 2.0 * kv @ h + np.einsum("mb,bc,mc->", p, self.yy, p))
+        r2 = float(matmul(kv, matmul(g, kv)) - 2.0 * matmul(kv, h) + np.einsum("mb,bc,mc->", p, self.yy, p))
         return float(np.sqrt(max(r2, 0.0)))
 
 
@@ -570,16 +571,16 @@ class _KernelSolver:
         energy = float(np.sum(a * a)) / self.n
         self.lap = smoothness * energy / (size * size) * _gradient_gram(size)
         # With fewer samples than unknowns, multiplying by A and Aᵀ beats forming AᵀA.
-        self.gram = _gram(a) / self.n + self.lap.toarray() if self.n >= size * size else None
+        self.gram = matmul(a.T, a) / self.n + self.lap.toarray() if self.n >= size * size else None
         self.lipschitz = _largest_eigenvalue(self._apply, size * size)
 
     def _apply(self, v: np.ndarray) -> np.ndarray:
         if self.gram is not None:
-            return self.gram @ v
-        return self.design.T @ (self.design @ v) / self.n + self.lap @ v
+            return matmul(self.gram, v)
+        return matmul(self.design.T, matmul(self.design, v)) / self.n + self.lap @ v
 
     def solve(self, target: np.ndarray, start: np.ndarray, iterations: int) -> np.ndarray:
-        h = self.design.T @ target.reshape(-1) / self.n
+        h = matmul(self.design.T, target.reshape(-1)) / self.n
         x = start.copy()
         v, t = x.copy(), 1.0
         step = 1.0 / self.lipschitz
@@ -610,7 +611,7 @@ class _GramSolver:
         energy = float(np.trace(gram))
         q = gram + smoothness * energy / (size * size) * _gradient_gram(size).toarray()
         self.size = size
-        self.lipschitz = _largest_eigenvalue(lambda v: q @ v, size * size)
+        self.lipschitz = _largest_eigenvalue(lambda v: matmul(q, v), size * size)
         self.q = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float64))
 
     def solve(self, h: np.ndarray, start: np.ndarray, iterations: int, max_sweeps: int = 8) -> np.ndarray:
@@ -642,16 +643,6 @@ class _GramSolver:
                 break
             work |= binary_dilation(enter.reshape(grid), iterations=1).ravel()
         return x
-
-
-def _gram(a: np.ndarray) -> np.ndarray:
-    """``aᵀa`` through the Fortran BLAS interface (SciPy's ``dgemm``). QGIS and qgis_process link
-    GSL's reference CBLAS into the executable, and its ``cblas_*`` symbols then serve NumPy's ``@``:
-    a large product ran 25x slower there. The Fortran symbols still reach the optimized BLAS."""
-    from scipy.linalg.blas import dgemm
-
-    a = np.asarray(a, dtype=np.float64)
-    return np.ascontiguousarray(dgemm(1.0, a, a, trans_a=True))
 
 
 def _gradient_gram(size: int) -> np.ndarray:

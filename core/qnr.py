@@ -95,6 +95,8 @@ def _q_from_moments(mu_a, mu_b, var_a, var_b, cov):
 def _block_q_sums(a: np.ndarray, b: Optional[np.ndarray] = None, chunk_bytes: int = STRIP_BYTES) -> np.ndarray:
     """Sum over blocks of Q between every band of ``a`` and every band of ``b`` (``a`` itself when
     None). ``a`` is ``(blocks, La, n)``, ``b`` ``(blocks, Lb, n)``; returns ``(La, Lb)``."""
+    import torch
+
     k, la, n = a.shape
     lb = la if b is None else b.shape[1]
     out = np.zeros((la, lb))
@@ -111,7 +113,8 @@ def _block_q_sums(a: np.ndarray, b: Optional[np.ndarray] = None, chunk_bytes: in
             mu_b = bc.mean(axis=2)
             bc -= mu_b[:, :, None]
             var_b = np.einsum("kln,kln->kl", bc, bc) / n
-        cov = np.matmul(ac, bc.transpose(0, 2, 1)) / n
+        # torch: NumPy's matmul would reach GSL's reference CBLAS inside QGIS (core/blas.py)
+        cov = torch.matmul(torch.from_numpy(ac), torch.from_numpy(bc).transpose(1, 2)).numpy() / n
         q = _q_from_moments(mu_a[:, :, None], mu_b[:, None, :], var_a[:, :, None], var_b[:, None, :], cov)
         out += q.sum(axis=0)
     return out
