@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .adam import Adam
 from .degradation_layers import KernelLayer, ResponseLayer
 from .devices import available_memory
 from .meta_init import load_meta_weights
@@ -151,8 +152,8 @@ class Fitter:
     def run(self) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
         """Fit; returns the final kernel, the response in normalized units and the loss curves."""
         cfg = self.cfg
-        opt_net = torch.optim.Adam(self.net.parameters(), lr=cfg.lr_reconstruction)
-        opt_deg = torch.optim.Adam(list(self.kernel_layer.parameters()) + list(self.response_layer.parameters()),
+        opt_net = Adam(self.net.parameters(), lr=cfg.lr_reconstruction)
+        opt_deg = Adam(list(self.kernel_layer.parameters()) + list(self.response_layer.parameters()),
                                    lr=cfg.lr_degradation)
         losses: dict[str, list[float]] = {"degradation": [], "reconstruction": []}
         self.refresh()
