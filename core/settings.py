@@ -75,9 +75,9 @@ class FusionSettings:
     #: outer/inner iterations are then a maximum); "fixed": always run them all (the paper's schedule)
     stopping: str = "converged"
     #: outer iterations run before the convergence test may stop [count]
-    min_outer_iterations: int = 2
+    min_outer_iterations: int = 1
     #: outer iterations without an improvement of the held-out consistency before stopping [count]
-    patience: int = 2
+    patience: int = 1
     #: an improvement smaller than this fraction of the held-out error does not count
     convergence_tol: float = 1e-3
     #: share of the valid LR pixels held out of the fitting to judge it [fraction]
