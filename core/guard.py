@@ -38,12 +38,13 @@ class ConsistencyCheck:
 
     @property
     def fusion_worse(self) -> bool:
-        """The fused image fits the MSI no better than the upsampled HSI does (so the MSI's detail did
-        not get in), and either fits the HSI no better either or the MSI predicts held-out HSI pixels
-        hardly better than their neighbours."""
+        """The fused image fits neither input better than the upsampled HSI does, or the MSI predicts
+        held-out HSI pixels hardly better than their neighbours. The held-out test alone suffices: a
+        fusion built from an MSI that does not match the HSI can still fit both inputs better than
+        upsampling (it is fitted to them), but not pixels it never saw."""
         doubt = self.held_out_gain is not None and math.isfinite(self.held_out_gain) and \
             self.held_out_gain < HELD_OUT_DOUBT
-        return self.fused_msi >= self.upsampled_msi and (self.fused_hsi >= self.upsampled_hsi or doubt)
+        return doubt or (self.fused_msi >= self.upsampled_msi and self.fused_hsi >= self.upsampled_hsi)
 
     def problems(self) -> list[str]:
         """Plain sentences for the log and the report; empty when nothing is in doubt."""
