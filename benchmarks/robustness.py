@@ -7,7 +7,8 @@ case says so, corrupted further; then:
 
 - **bicubic**: the HSI upsampled (what the guard falls back to);
 - **previous**: the blind start as it was before the robustness work: the kernel support fixed at
-  ``2·scale + 1``, the guard off, no HSI cleaning (``fuse(outer_iterations=0)``);
+  ``2·scale + 1``, the guard off, no HSI cleaning (``fuse(outer_iterations=0)``; the rest of the
+  start, e.g. its back-projection, is today's, so this row gains from those changes too);
 - **default**: the start as it is now (support from the data, the guard, HSI cleaning when the
   settings have it; ``fuse(outer_iterations=0)``);
 - **CNMF**: Yokoya's method (``benchmarks/cnmf.py``) given the *true* kernel and response (a
@@ -243,7 +244,8 @@ def render(rows: list[dict], meta: dict) -> str:
              f"- development scenes {', '.join(meta['scenes'])}, CAVE centre crop {meta['crop']} px (airborne: "
              "their centre 100 / 88 px, realistic cases only); every row is the "
              "start the fusion fits its network from (`outer_iterations=0`); CNMF is given the true kernel and "
-             "response.", "",
+             "response. *previous* = today's code with the support fixed at 2·scale + 1, the guard off and no HSI "
+             "cleaning.", "",
              "| case | scene | bicubic | previous | default | default + MSI_MTF | CNMF (true K,P) | true K,P start "
              "| default − previous | default − bicubic | kernel corr. previous / default | support | written "
              "| kernel warning |",
