@@ -53,7 +53,7 @@ def run_estimation(request: EstimationRequest, feedback: Optional[Feedback] = No
         fb.progress(0.9, "Writing the outputs")
         with io.Staging(fb.is_canceled) as staging:
             check_cancelled(fb.is_canceled)
-            save_degradation(inputs, deg, staging.path(request.output))
+            save_degradation(inputs, deg, staging.path(request.output), request.msi_mtf)
             if request.report:
                 check_cancelled(fb.is_canceled)
                 save_report(inputs, deg, staging.path(request.report), "Estimated sensor degradation",

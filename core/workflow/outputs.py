@@ -18,10 +18,11 @@ HTML = (".html", ".htm")
 CSV = (".csv", ".txt")
 
 
-def save_degradation(inputs: Inputs, result, path: str) -> str:
+def save_degradation(inputs: Inputs, result, path: str, msi_mtf: float = 1.0) -> str:
     """The degradation JSON of a fusion or an estimation (with the MSI gains), over all the HSI
-    file's bands (the bands left out get zero response), so it starts another run on the same HSI."""
-    extra = {}
+    file's bands (the bands left out get zero response), so it starts another run on the same HSI.
+    ``msi_mtf``: the MSI restoration the kernel was estimated after (the kernel is relative to it)."""
+    extra = {"msi_mtf": float(msi_mtf)}
     if getattr(result, "msi_gain", None) is not None:
         extra["msi_gain"] = [float(g) for g in np.asarray(result.msi_gain, dtype=np.float64).ravel()]
     if inputs.kept_bands is not None and not inputs.kept_bands.all():

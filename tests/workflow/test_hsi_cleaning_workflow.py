@@ -5,16 +5,7 @@ import rasterio
 
 from hsi_blind_fusion.core.synthetic_scene import make_scene, write_scene
 from hsi_blind_fusion.core.workflow import FusionRequest, run_fusion
-from hsi_blind_fusion.core.workflow.feedback import Feedback
-
-
-class Recording(Feedback):
-    def __init__(self):
-        super().__init__()
-        self.infos = []
-
-    def info(self, text):
-        self.infos.append(text)
+from helpers.feedback import Recording
 
 
 def _striped_scene(folder):

@@ -7,19 +7,8 @@ import pytest
 
 from hsi_blind_fusion.core.synthetic_scene import make_scene, write_scene
 from hsi_blind_fusion.core.workflow import EstimationRequest, run_estimation
-from hsi_blind_fusion.core.workflow.feedback import Feedback
 
-
-class Recording(Feedback):
-    def __init__(self):
-        super().__init__()
-        self.warnings, self.infos = [], []
-
-    def warning(self, text):
-        self.warnings.append(text)
-
-    def info(self, text):
-        self.infos.append(text)
+from helpers.feedback import Recording
 
 
 @pytest.fixture(scope="module")
