@@ -79,9 +79,10 @@ class ClassicalEstimator:
         bands = self.y.shape[0]
         return [slice(b, min(bands, b + band_chunk)) for b in range(0, bands, band_chunk)]
 
-    def _regression(self, grown: Window, chunks: list[slice]) -> torch.Tensor:
+    def _regression(self, grown: Window, chunks: list[slice], corrected: bool = False) -> torch.Tensor:
         """The local regression applied to the HR MSI on a window snapped to the LR grid (exact away
-        from the window's edges by the upsampling's reach)."""
+        from the window's edges by the upsampling's reach). ``corrected``: plus the back-projected
+        LR corrections, upsampled together with the offsets (the upsampling is linear: one pass)."""
         s = self.scale
         lr = grown.to_lr(s).slices()
         z = self.z[:, grown.rows, grown.cols]
@@ -89,7 +90,10 @@ class ClassicalEstimator:
         x = torch.empty((self.y.shape[0], hh, ww), dtype=self.y.dtype, device=self.y.device)
         for c in chunks:
             xc = x[c]                                                        # a view: written in place
-            xc.copy_(upsample(self.offset[c, lr[0], lr[1]], s, hh, ww))
+            offset = self.offset[c, lr[0], lr[1]]
+            if corrected and self.lr_correction is not None:
+                offset = offset + self.lr_correction[c, lr[0], lr[1]]
+            xc.copy_(upsample(offset, s, hh, ww))
             for m in range(z.shape[0]):
                 xc.add_(upsample(self.coef[m][c, lr[0], lr[1]], s, hh, ww).mul_(z[m]))
         return x
@@ -103,11 +107,7 @@ class ClassicalEstimator:
         s = self.scale
         grown = grown_on_lr_grid(window, self.margin, s, *self.z.shape[1:])
         chunks = self._chunks(band_chunk)
-        x = self._regression(grown, chunks)
-        if self.lr_correction is not None:
-            lr = grown.to_lr(s).slices()
-            for c in chunks:
-                x[c] += upsample(self.lr_correction[c, lr[0], lr[1]], s, *grown.shape)
+        x = self._regression(grown, chunks, corrected=True)
         if self.shape_sigma > 0:
             smooth_shape_where_dark_(x, self.z[:, grown.rows, grown.cols], self.msi_noise, self.shape_sigma,
                                      self.shape_snr, self.intensity_floor, band_chunk)
