@@ -417,8 +417,9 @@ def smooth_shape_where_dark_(x: torch.Tensor, z: torch.Tensor, msi_noise: float,
     local_snr = z.sum(0).clamp_min(0) / max(msi_noise, 1e-12)
     weight = local_snr**2 / (local_snr**2 + shape_snr**2)
     kernel = _shape_kernel(sigma, x)
-    smooth_sum = sum(blur(x[c], kernel).sum(0) for c in chunks)
-    ratio = _intensity_ratio(x.sum(0), smooth_sum, floor)
+    x_sum = x.sum(0, keepdim=True)
+    smooth_sum = blur(x_sum, kernel)[0]          # = the sum of the blurred bands (the blur is linear)
+    ratio = _intensity_ratio(x_sum[0], smooth_sum, floor)
     for c in chunks:
         x[c] = x[c] * weight + blur(x[c], kernel).mul_(ratio).mul_(1 - weight)
     return x
