@@ -188,9 +188,33 @@ def open_cluster(scheduler: Optional[str] = None, workers: int = 0, threads: int
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                                dashboard_address=dashboard_address, env=worker_env(t))
     client = distributed.Client(cluster)
+    client.register_plugin(_quiet_shutdown_plugin()())
     session = ClusterSession.of_client(client, cluster)
     session.address = str(cluster.scheduler_address)
     return session
+
+
+class _HeartbeatAfterClose:
+    """A logging filter: drops a worker's "Failed to communicate with scheduler during heartbeat."
+    record. Closing a local cluster can stop its scheduler while a worker's heartbeat is in flight,
+    and the worker then logs the broken connection with a traceback on the user's terminal."""
+
+    def filter(self, record) -> bool:
+        return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
+
+
+def _quiet_shutdown_plugin():
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class _QuietShutdown(WorkerPlugin):
+        name = "hsifusion-quiet-shutdown"
+
+        def setup(self, worker) -> None:
+            import logging
+
+            logging.getLogger("distributed.worker").addFilter(_HeartbeatAfterClose())
+
+    return _QuietShutdown
 
 
 def _gpu_cluster(gpus: list[int], threads: int, dashboard_address: Optional[str]):

@@ -46,7 +46,8 @@ def test_local_workers_and_a_failed_pair(manifest, tmp_path):
     assert r.returncode == 1, r.stderr[-3000:]
     assert "DONE: 1" in r.stdout and "FAILED: 1" in r.stdout
     assert "2 workers" in r.stderr and "Dask dashboard" in r.stderr
-    assert "bad: FAILED:" in r.stderr and "swapped" in r.stderr and "Traceback" not in r.stderr
+    assert "bad: FAILED:" in r.stderr and "swapped" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
     with open(tmp_path / "batch_summary.json") as f:
         pairs = {p["name"]: p for p in json.load(f)["pairs"]}
     assert pairs["good"]["status"] == "done" and pairs["good"]["worker"].startswith("tcp://")

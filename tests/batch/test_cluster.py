@@ -237,3 +237,21 @@ def test_local_cluster_gives_each_gpu_worker_its_own_device(monkeypatch):
         assert session.gpu and session.workers == 2 and session.resources == {"GPU": 1}
         seen = session.client.run(lambda: (os.environ["CUDA_VISIBLE_DEVICES"], os.environ["OMP_NUM_THREADS"]))
         assert sorted(v[0] for v in seen.values()) == ["0", "1"]
+
+
+def test_local_workers_drop_the_heartbeat_traceback_of_a_closing_cluster():
+    """Closing a local cluster can break a worker's heartbeat in flight; that record (a traceback on
+    the user's terminal) is dropped by every local worker, other records pass."""
+    import logging
+
+    from hsi_blind_fusion.core.cluster import _HeartbeatAfterClose, open_cluster
+
+    def record(msg):
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg, None, None)
+
+    f = _HeartbeatAfterClose()
+    assert not f.filter(record("Failed to communicate with scheduler during heartbeat."))
+    assert f.filter(record("Compute Failed"))
+    with open_cluster(workers=1, dashboard_address=None) as session:
+        names = session.client.run(lambda: [type(x).__name__ for x in logging.getLogger("distributed.worker").filters])
+    assert all("_HeartbeatAfterClose" in v for v in names.values()) and names
