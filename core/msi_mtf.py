@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import InvalidInputError
+from .operators import blur
 
 #: Wiener regularization relative to the signal: bounds the restoring gain at (1 + ridge) / (2·sqrt(ridge))
 RIDGE = 0.05
@@ -51,19 +51,14 @@ def restoring_filter(mtf_at_nyquist: float, ridge: float = RIDGE, taps: int = TA
 
 
 def undo_msi_mtf(z: np.ndarray, mtf_at_nyquist: float, valid: np.ndarray | None = None) -> np.ndarray:
-    """``z`` (msi_bands, H, W) restored band by band (a new array; borders reflected). Invalid
-    pixels (``valid`` False) stay as they were: they are filled values, not signal."""
+    """``z`` (msi_bands, H, W) restored band by band (a new array; borders reflected, as
+    :func:`operators.blur` handles them). Invalid pixels (``valid`` False) stay as they were: they
+    are filled values, not signal."""
     taps = restoring_filter(mtf_at_nyquist)
     if taps.shape == (1, 1):
         return z
-    r = taps.shape[0] // 2
-    w = torch.from_numpy(np.ascontiguousarray(taps[::-1, ::-1]))[None, None]
-    out = np.empty_like(z)
     with torch.no_grad():
-        for m in range(z.shape[0]):
-            band = torch.from_numpy(np.ascontiguousarray(z[m], dtype=np.float32))[None, None]
-            mode = "reflect" if min(z.shape[1:]) > r else "replicate"
-            out[m] = F.conv2d(F.pad(band, (r, r, r, r), mode=mode), w)[0, 0].numpy()
+        out = blur(torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)), torch.from_numpy(taps)).numpy()
     if valid is not None and not valid.all():
         out[:, ~valid] = z[:, ~valid]
     return out

@@ -23,6 +23,8 @@ class DegradationSpec:
     hsi_wavelengths_nm: Optional[np.ndarray]
     msi_wavelengths_nm: Optional[np.ndarray]
     msi_gain: Optional[np.ndarray] = None
+    #: the MSI restoration (MSI_MTF) the kernel was estimated after; 1 = none (files before it)
+    msi_mtf: float = 1.0
 
 
 def _list_or_none(a):
@@ -112,7 +114,13 @@ def read_degradation(path: str, scale: Optional[int] = None, hsi_bands: Optional
             raise InvalidInputError(f"'msi_gain' in {name} is not a list of numbers") from exc
         if gain.size != p.shape[0] or not np.all(np.isfinite(gain)) or np.any(gain <= 0):
             raise InvalidInputError(f"'msi_gain' in {name} must hold {p.shape[0]} positive numbers")
+    try:
+        mtf = float(d.get("msi_mtf", 1.0))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"'msi_mtf' in {name} is not a number") from exc
+    if not 0.0 < mtf <= 1.0:
+        raise InvalidInputError(f"'msi_mtf' in {name} must be above 0 and at most 1, got {mtf}")
     return DegradationSpec(scale=s, kernel=k, srf=p,
                            hsi_wavelengths_nm=None if hw is None else np.asarray(hw, dtype=np.float64),
                            msi_wavelengths_nm=None if mw is None else np.asarray(mw, dtype=np.float64),
-                           msi_gain=gain)
+                           msi_gain=gain, msi_mtf=mtf)

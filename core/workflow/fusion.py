@@ -2,7 +2,6 @@
 GeoTIFF, the degradation JSON and the report written, all outputs committed together."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -43,19 +42,13 @@ class FusionOutcome:
     seconds: float
 
 
-def _degradation_mtf_mismatch(request: FusionRequest) -> list[str]:
+def _degradation_mtf_mismatch(request: FusionRequest, inputs: Inputs) -> list[str]:
     """A warning when DEGRADATION was estimated with another MSI_MTF than this run's: its kernel is
     relative to the MSI as restored then (it is only a starting point, refined on this MSI)."""
-    if not request.degradation:
+    then, now = inputs.degradation_msi_mtf, float(request.msi_mtf)
+    if inputs.degradation is None or abs(then - now) < 1e-9:
         return []
-    try:
-        with open(request.degradation, encoding="utf-8") as f:
-            then = float(json.load(f).get("msi_mtf", 1.0))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return []          # read_degradation has already said what is wrong with the file
-    if abs(then - float(request.msi_mtf)) < 1e-9:
-        return []
-    return [f"DEGRADATION was estimated with MSI_MTF={then:g}, this fusion uses MSI_MTF={float(request.msi_mtf):g}: "
+    return [f"DEGRADATION was estimated with MSI_MTF={then:g}, this fusion uses MSI_MTF={now:g}: "
             "its kernel belongs to the other restoration of the MSI and is only a starting point here; give the "
             "same MSI_MTF to both tools to reuse it as estimated."]
 
@@ -72,7 +65,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     with forward_warnings(fb):
         inputs = load_inputs(request.hsi, request.msi, request.scale, request.srf, request.degradation,
                              request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled, msi2_path=request.msi2)
-        for w in inputs.warnings + _degradation_mtf_mismatch(request):
+        for w in inputs.warnings + _degradation_mtf_mismatch(request, inputs):
             fb.warning(w)
         for m in inputs.messages:
             fb.info(m)

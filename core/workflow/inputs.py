@@ -27,6 +27,7 @@ class Inputs:
     pair: io.PairData
     srf: Optional[np.ndarray] = None            # starting response (rows = MSI bands)
     degradation: Optional[Degradation] = None   # starting K and P from a degradation file
+    degradation_msi_mtf: float = 1.0             # the MSI_MTF that file's kernel was estimated after
     srf_source: str = "estimated from the data"
     warnings: list = field(default_factory=list)
     messages: list = field(default_factory=list)
@@ -139,6 +140,7 @@ def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional
         inputs.srf = normalize_rows(srf[:, kept])
     if spec is not None:
         inputs.degradation = degradation_from_spec(replace(spec, srf=spec.srf[:, kept]))
+        inputs.degradation_msi_mtf = spec.msi_mtf
     for d, role in ((inputs.pair.hsi, "HSI"), (pair.msi, "MSI")):
         bad = int((~d.valid).sum())
         if bad and d.band_valid is not None:

@@ -18,3 +18,17 @@ def test_the_json_records_msi_mtf_and_a_mismatch_is_warned(tmp_path):
     run_fusion(FusionRequest(output=str(tmp_path / "b.tif"), **common), other)
     assert not [w for w in same.warnings if "MSI_MTF" in w]
     assert [w for w in other.warnings if "estimated with MSI_MTF=0.3" in w]
+
+
+def test_a_json_with_an_impossible_msi_mtf_is_refused(tmp_path):
+    import pytest
+
+    from hsi_blind_fusion.core import io
+    from hsi_blind_fusion.core.errors import InvalidInputError
+
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"scale": 4, "kernel": [[1.0]], "srf": [[1.0]], "msi_mtf": 0}), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="msi_mtf"):
+        io.read_degradation(str(path))
+    path.write_text(json.dumps({"scale": 4, "kernel": [[1.0]], "srf": [[1.0]]}), encoding="utf-8")
+    assert io.read_degradation(str(path)).msi_mtf == 1.0
