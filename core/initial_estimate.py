@@ -30,8 +30,13 @@ import torch.nn.functional as F
 
 from .kernels import gaussian_kernel
 from .noise import lr_identity_noise_cap, noise_sigma
-from .operators import blur, blur_downsample, upsample
+from .operators import blur, blur_downsample, interpolation_matrix, lr_rows_read, upsample
 from .windows import Window, grown_on_lr_grid
+
+
+#: bytes of upsampled maps per strip of the regression image: cache-sized temporaries, which the
+#: allocator reuses (a cube-sized temporary is page-faulted in fresh at every call; 3-5x slower)
+STRIP_BYTES = 8 << 20
 
 
 @dataclass
@@ -84,18 +89,31 @@ class ClassicalEstimator:
         from the window's edges by the upsampling's reach). ``corrected``: plus the back-projected
         LR corrections, upsampled together with the offsets (the upsampling is linear: one pass)."""
         s = self.scale
-        lr = grown.to_lr(s).slices()
+        lr_window = grown.to_lr(s)
+        lr = lr_window.slices()
         z = self.z[:, grown.rows, grown.cols]
         hh, ww = grown.shape
-        x = torch.empty((self.y.shape[0], hh, ww), dtype=self.y.dtype, device=self.y.device)
+        dt, dev = self.y.dtype, self.y.device
+        x = torch.empty((self.y.shape[0], hh, ww), dtype=dt, device=dev)
+        # the upsampling as two matrix products, the row one strip by strip (cache-sized)
+        up_rows = interpolation_matrix(lr_window.height, s, hh, dt, dev)
+        up_cols_t = interpolation_matrix(lr_window.width, s, ww, dt, dev).T
+        row_bytes = (1 + z.shape[0]) * (chunks[0].stop - chunks[0].start) * ww * x.element_size()
+        strip = s * max(1, STRIP_BYTES // (row_bytes * s))
         for c in chunks:
-            xc = x[c]                                                        # a view: written in place
             offset = self.offset[c, lr[0], lr[1]]
             if corrected and self.lr_correction is not None:
                 offset = offset + self.lr_correction[c, lr[0], lr[1]]
-            xc.copy_(upsample(offset, s, hh, ww))
-            for m in range(z.shape[0]):
-                xc.add_(upsample(self.coef[m][c, lr[0], lr[1]], s, hh, ww).mul_(z[m]))
+            maps = torch.stack([offset] + [self.coef[m][c, lr[0], lr[1]] for m in range(z.shape[0])])
+            cols = torch.matmul(maps, up_cols_t)                 # (1 + msi bands, chunk, h, ww)
+            for r0 in range(0, hh, strip):
+                r1 = min(hh, r0 + strip)
+                read = lr_rows_read(r0, r1, s, lr_window.height)
+                up = torch.matmul(up_rows[r0:r1, read], cols[:, :, read])
+                xc = x[c, r0:r1]                                             # a view: written in place
+                xc.copy_(up[0])
+                for m in range(z.shape[0]):
+                    xc.addcmul_(up[m + 1], z[m, r0:r1])
         return x
 
     def region(self, window: Window, band_chunk: int = 16) -> torch.Tensor:
@@ -420,8 +438,23 @@ def smooth_shape_where_dark_(x: torch.Tensor, z: torch.Tensor, msi_noise: float,
     x_sum = x.sum(0, keepdim=True)
     smooth_sum = blur(x_sum, kernel)[0]          # = the sum of the blurred bands (the blur is linear)
     ratio = _intensity_ratio(x_sum[0], smooth_sum, floor)
+    gain = ratio.mul_(1 - weight)
+    reach = kernel.shape[-1] // 2
+    height = x.shape[1]
+    mode = "reflect" if min(x.shape[1:]) > reach else "replicate"    # as operators.blur pads
+    w = torch.flip(kernel, dims=(-2, -1))[None, None].to(x.dtype)
+    strip = max(reach, STRIP_BYTES // max(1, 3 * band_chunk * x.shape[2] * x.element_size()))
     for c in chunks:
-        x[c] = x[c] * weight + blur(x[c], kernel).mul_(ratio).mul_(1 - weight)
+        xc = x[c]
+        w_c = w.expand(xc.shape[0], 1, *w.shape[-2:])
+        above = xc[:, :0]                # original rows just above the strip (already overwritten in x)
+        for r0 in range(0, height, strip):           # strips: cache-sized temporaries
+            r1 = min(height, r0 + strip)
+            rows = torch.cat([above, xc[:, r0 : min(height, r1 + reach)]], dim=1)
+            pad = (reach, reach, reach if r0 == 0 else 0, reach if r1 + reach > height else 0)
+            blurred = F.conv2d(F.pad(rows[None], pad, mode=mode), w_c, groups=xc.shape[0])[0, :, : r1 - r0]
+            above = xc[:, max(0, r1 - reach) : r1].clone()
+            xc[:, r0:r1].mul_(weight[r0:r1]).addcmul_(blurred, gain[r0:r1])
     return x
 
 

@@ -58,6 +58,28 @@ def upsample(y: torch.Tensor, scale: int, height: int, width: int) -> torch.Tens
     return t.permute(0, 2, 1, 3).reshape(bands, (h + 1) * s, width)[:, a : a + height]
 
 
+def interpolation_matrix(n_lr: int, scale: int, n_hr: int, dtype: torch.dtype = torch.float32,
+                         device: torch.device | None = None) -> torch.Tensor:
+    """``(n_hr, n_lr)``: :func:`upsample` along one axis as a matrix (the four cubic weights of each
+    HR sample, border replication folded in), so ``M_r @ y @ M_cᵀ == upsample(y)``. Dense: used on
+    strips a few LR rows high, where one matrix product beats the polyphase convolutions."""
+    s = int(scale)
+    taps = _phase_taps(s, torch.float64, torch.device("cpu"))
+    q = torch.arange(n_hr) - s // 2
+    base, phase = torch.div(q, s, rounding_mode="floor"), torch.remainder(q, s)
+    m = torch.zeros((n_hr, n_lr), dtype=torch.float64)
+    rows = torch.arange(n_hr)
+    for k in range(4):
+        m.index_put_((rows, (base - 1 + k).clamp(0, n_lr - 1)), taps[phase, k], accumulate=True)
+    return m.to(dtype=dtype, device=device)
+
+
+def lr_rows_read(row0: int, row1: int, scale: int, n_lr: int) -> slice:
+    """The LR rows HR rows ``row0 .. row1 - 1`` of :func:`upsample` read (its four cubic taps)."""
+    s = int(scale)
+    return slice(max(0, (row0 - s // 2) // s - 1), min(n_lr, (row1 - 1 - s // 2) // s + 3))
+
+
 def _phase_taps(scale: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Cubic-convolution weights (a = -0.75) of the 4 LR neighbours for each output phase."""
     d = (torch.arange(scale, dtype=torch.float64)[:, None] / scale + 1 - torch.arange(4, dtype=torch.float64)[None]).abs()

@@ -121,3 +121,61 @@ def test_a_long_motion_blur_back_projection_converges():
     ten = metrics.psnr(x, regression_estimate(yt, zt, kt, 8, back_projections=10).numpy())
     assert three > up + 3.0, (three, up)
     assert ten > three - 0.5, (ten, three)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 8])
+def test_upsampling_as_matrices_and_by_strips_is_the_upsampling(scale):
+    """The regression image is upsampled by two matrix products, the row one strip by strip: each
+    strip must be exactly those rows of the polyphase upsampling, borders included."""
+    from hsi_blind_fusion.core.operators import interpolation_matrix, lr_rows_read, upsample
+
+    y = torch.rand(3, 6, 5, dtype=torch.float64)
+    for height in (6 * scale, 6 * scale - scale + 1, 6 * scale + 3):
+        width = 5 * scale - 1
+        full = upsample(y, scale, height, width)
+        rows, cols = interpolation_matrix(6, scale, height, torch.float64), interpolation_matrix(5, scale, width, torch.float64)
+        assert torch.allclose(rows @ y @ cols.T, full, atol=1e-12)
+        for r0 in range(0, height, scale + 1):
+            r1 = min(height, r0 + 2 * scale - 1)
+            read = lr_rows_read(r0, r1, scale, 6)
+            strip = rows[r0:r1, read] @ (y @ cols.T)[:, read]
+            assert torch.allclose(strip, full[:, r0:r1], atol=1e-12), (height, r0, r1)
+
+
+def test_dark_pixel_smoothing_by_strips_equals_the_whole_image(monkeypatch):
+    """Strips (tiny ones here, and the band chunks) must give the whole-image smoothing: every strip
+    reads the original rows around it, the borders reflected as the whole image has them."""
+    import hsi_blind_fusion.core.initial_estimate as ie
+    from hsi_blind_fusion.core.operators import blur
+
+    def whole(x, z, noise, sigma, snr, floor):
+        local = z.sum(0).clamp_min(0) / noise
+        weight = local**2 / (local**2 + snr**2)
+        kernel = ie._shape_kernel(sigma, x)
+        ratio = ie._intensity_ratio(x.sum(0), blur(x.sum(0, keepdim=True), kernel)[0], floor)
+        return x * weight + blur(x, kernel) * ratio * (1 - weight)
+
+    g = torch.Generator().manual_seed(0)
+    for bands, h, w, sigma in ((5, 37, 41, 0.7), (20, 50, 9, 1.5), (3, 3, 8, 0.7)):
+        x, z = torch.rand(bands, h, w, dtype=torch.float64, generator=g), torch.rand(4, h, w, dtype=torch.float64, generator=g)
+        expected = whole(x, z, 0.5, sigma, 3.0, 0.01)
+        for strip_bytes in (1, 4096, 8 << 20):
+            monkeypatch.setattr(ie, "STRIP_BYTES", strip_bytes)
+            got = ie.smooth_shape_where_dark_(x.clone(), z, 0.5, sigma, 3.0, 0.01, band_chunk=4)
+            assert torch.allclose(got, expected, atol=1e-12), (bands, h, w, strip_bytes)
+
+
+def test_regression_image_by_strips_equals_the_whole_image(monkeypatch):
+    """The estimate's HR regression image strip by strip (many tiny strips) equals one strip."""
+    import hsi_blind_fusion.core.initial_estimate as ie
+    from hsi_blind_fusion.core.windows import Window
+
+    x = synthetic_cube(64, seed=1)
+    k = gaussian_kernel(9, 2.0)
+    y, z = simulate(x, k, synthetic_srf(), 4, snr_db=40.0, seed=0)
+    est = ie.fit_classical(torch.from_numpy(y), torch.from_numpy(z), torch.from_numpy(k).float(), 4)
+    window = Window.from_bounds(8, 40, 4, 60)
+    monkeypatch.setattr(ie, "STRIP_BYTES", 1 << 40)
+    one = est.region(window)
+    monkeypatch.setattr(ie, "STRIP_BYTES", 1)
+    assert torch.allclose(est.region(window), one, atol=1e-5)
