@@ -17,8 +17,9 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..progress import Cancel, check_cancelled
 from ..windows import Window
-from .raster_formats import (RasterFormat, creation_profile, finish, geotiff_profile, raster_format,  # noqa: F401
-                             remove_raster_quietly, working_path)
+from .overviews import HalfResolution, gdal_bindings
+from .raster_formats import (RasterFormat, creation_profile, finish, geotiff_profile, overview_factors,  # noqa: F401
+                             raster_format, remove_raster_quietly, working_path)
 from .reading import open_quietly, require_rasterio
 from .wavelengths import write_band_metadata
 
@@ -118,10 +119,15 @@ class WindowWriter:
         self.valid = None if valid is None else np.asarray(valid, dtype=bool)
         self.nodata, self.cancel, self.cache_bytes = float(nodata), cancel, int(cache_bytes)
         self.pixels_written = 0
+        self._half: Optional[HalfResolution] = None
         try:
             profile = creation_profile(self.format, self.bands, self.height, self.width, transform, crs, self.nodata)
             with self._env():
                 self.ds = open_quietly(self.working_path, "w", **profile)
+                if self.format.overviews and overview_factors(self.height, self.width) and \
+                        self.height % 2 == 0 and self.width % 2 == 0 and gdal_bindings():
+                    self._half = HalfResolution(self.working_path + ".half.tif", self.bands, self.height,
+                                                self.width, self.nodata)
         except BaseException:
             self._remove()
             raise
@@ -150,6 +156,8 @@ class WindowWriter:
         b[bad] = self.nodata
         with self._env():
             self.ds.write(b, window=self._rio.windows.Window(c0, r0, b.shape[2], b.shape[1]))
+            if self._half is not None:
+                self._half.add(window, b, self.height, self.width)
         self.pixels_written += b.shape[1] * b.shape[2]
 
     def close(self) -> str:
@@ -161,12 +169,19 @@ class WindowWriter:
                 _write_metadata(self.ds, self.format, self.bands, **self.metadata)
                 ds, self.ds = self.ds, None
                 ds.close()
+                half = None
+                if self._half is not None:
+                    self._half.close()
+                    half = self._half.path if self._half.complete else None
             check_cancelled(self.cancel)
-            finish(self.path, self.format, self.cancel)
+            finish(self.path, self.format, self.cancel, half=half)
             check_cancelled(self.cancel)
         except BaseException:
             self.abort()
             raise
+        finally:
+            if self._half is not None:
+                self._half.remove()
         return self.path
 
     def abort(self) -> None:
@@ -181,6 +196,12 @@ class WindowWriter:
         self._remove()
 
     def _remove(self) -> None:
+        half = getattr(self, "_half", None)
+        if half is not None:
+            try:
+                half.remove()
+            except Exception:  # noqa: BLE001 - best effort: the output itself is what must go
+                pass
         remove_raster_quietly(self.working_path)
         remove_raster_quietly(self.path)
 

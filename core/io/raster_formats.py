@@ -116,9 +116,10 @@ def working_path(path: str, fmt: RasterFormat) -> str:
     return path + ".tiled.tif" if fmt.cloud_optimized else path
 
 
-def finish(path: str, fmt: RasterFormat, cancel: Optional[Cancel] = None) -> str:
+def finish(path: str, fmt: RasterFormat, cancel: Optional[Cancel] = None, half: Optional[str] = None) -> str:
     """Complete a written, closed raster: internal overviews (average) for a large GeoTIFF, the
-    conversion to a COG (the working file is deleted). ``cancel()`` is checked between the steps."""
+    conversion to a COG (the working file is deleted). ``cancel()`` is checked between the steps.
+    ``half``: the raster averaged 2 x 2 (overviews.HalfResolution), which spares reading it back."""
     from .reading import open_quietly, require_rasterio
 
     rasterio = require_rasterio()
@@ -129,10 +130,16 @@ def finish(path: str, fmt: RasterFormat, cancel: Optional[Cancel] = None) -> str
             check_cancelled(cancel)
             from rasterio.enums import Resampling
 
-            # (no GDAL_NUM_THREADS here: GDAL 3.6's multi-threaded decoding of band-interleaved
-            # tiles logs libtiff "ExtraSamples" errors)
+            if half is not None:
+                from .overviews import fill_overviews
+
+                fill_overviews(path, factors, half, cancel)
+            else:
+                # (no GDAL_NUM_THREADS here: GDAL 3.6's multi-threaded decoding of band-interleaved
+                # tiles logs libtiff "ExtraSamples" errors; DEFLATE level 1 as the output's own tiles)
+                with rasterio.Env(ZLEVEL_OVERVIEW=1, PREDICTOR_OVERVIEW=3), open_quietly(path, "r+") as ds:
+                    ds.build_overviews(factors, Resampling.average)
             with open_quietly(path, "r+") as ds:
-                ds.build_overviews(factors, Resampling.average)
                 ds.update_tags(ns="rio_overview", resampling="average")
     if fmt.cloud_optimized:
         check_cancelled(cancel)

@@ -105,3 +105,55 @@ def test_rows_and_decimated_reads(cube, tmp_path):
     small = rows.decimated([2, 0], (75, 70))
     assert small.shape == (2, 75, 70) and np.isnan(small[:, 0, 0]).all()
     assert small[0, 10, 10] == pytest.approx(cube[2, 40:44, 40:44].mean(), rel=1e-4)
+
+
+def _overview_levels(path):
+    from osgeo import gdal
+
+    ds = gdal.Open(str(path))
+    bands = [ds.GetRasterBand(b + 1) for b in range(ds.RasterCount)]
+    return [np.stack([b.GetOverview(i).ReadAsArray() for b in bands]) for i in range(bands[0].GetOverviewCount())]
+
+
+@pytest.mark.parametrize("shape,tile", [((2, 520, 516), 128), ((2, 520, 516), 127), ((2, 521, 516), 128)])
+def test_overviews_made_while_writing_equal_gdals(tmp_path, monkeypatch, shape, tile):
+    """Averaged from the windows as they are written (even sides, windows on even pixels) or, for
+    odd windows and odd sides, built by GDAL from the file: the same overviews either way, and no
+    temporary file left."""
+    import hsi_blind_fusion.core.io.geotiff as geotiff
+
+    data = np.random.default_rng(1).random(shape).astype(np.float32)
+    data[:, 20:31, 40:45] = np.nan
+    data[1, 101:104, 7:10] = np.nan
+
+    def written(name):
+        path = tmp_path / name
+        with io.WindowWriter(str(path), shape[0], *shape[1:], T_MSI, UTM) as w:
+            for window in tiles(*shape[1:], tile):
+                w(window, data[(slice(None),) + window.slices()])
+        return path
+
+    ours = _overview_levels(written("ours.tif"))
+    monkeypatch.setattr(geotiff, "gdal_bindings", lambda: None)
+    gdals = _overview_levels(written("gdal.tif"))
+    assert [o.shape for o in ours] == [g.shape for g in gdals] and len(ours) == 2
+    for o, g in zip(ours, gdals):
+        assert np.array_equal(o == io.NODATA, g == io.NODATA) and np.allclose(o, g, atol=1e-6)
+    assert sorted(os.listdir(tmp_path)) == ["gdal.tif", "ours.tif"]
+
+
+def test_half_resolution_average_leaves_nodata_out():
+    from hsi_blind_fusion.core.io.overviews import average_2x2
+
+    nd = io.NODATA
+    block = np.array([[[1, 3, nd, nd, 5], [nd, 2, nd, nd, 7]]], dtype=np.float32)
+    assert average_2x2(block, nd).tolist() == [[[2.0, nd, 6.0]]]
+
+
+def test_an_aborted_writer_leaves_nothing(tmp_path):
+    data = np.ones((2, 520, 516), dtype=np.float32)
+    with pytest.raises(RuntimeError):
+        with io.WindowWriter(str(tmp_path / "f.tif"), 2, 520, 516, T_MSI, UTM) as w:
+            w(Window(0, 0, 128, 128), data[:, :128, :128])
+            raise RuntimeError("cancelled")
+    assert os.listdir(tmp_path) == []
