@@ -112,8 +112,8 @@ class ClassicalEstimator:
                 up = torch.matmul(up_rows[r0:r1, read], cols[:, :, read])
                 xc = x[c, r0:r1]                                             # a view: written in place
                 xc.copy_(up[0])
-                for m in range(z.shape[0]):
-                    xc.addcmul_(up[m + 1], z[m, r0:r1])
+                for m in range(z.shape[0]):       # (not addcmul_: its rounding can vary with the thread count)
+                    xc.add_(up[m + 1].mul_(z[m, r0:r1]))
         return x
 
     def region(self, window: Window, band_chunk: int = 16) -> torch.Tensor:
@@ -454,7 +454,7 @@ def smooth_shape_where_dark_(x: torch.Tensor, z: torch.Tensor, msi_noise: float,
             pad = (reach, reach, reach if r0 == 0 else 0, reach if r1 + reach > height else 0)
             blurred = F.conv2d(F.pad(rows[None], pad, mode=mode), w_c, groups=xc.shape[0])[0, :, : r1 - r0]
             above = xc[:, max(0, r1 - reach) : r1].clone()
-            xc[:, r0:r1].mul_(weight[r0:r1]).addcmul_(blurred, gain[r0:r1])
+            xc[:, r0:r1].mul_(weight[r0:r1]).add_(blurred.mul_(gain[r0:r1]))
     return x
 
 
