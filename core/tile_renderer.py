@@ -236,6 +236,10 @@ class TileRenderer:
             y = torch.as_tensor(ctx.y, device=dev)
             est = self.start.estimator_on(y, z, ctx.coef, ctx.offset, ctx.lr_correction, dev)
             grown = self.grown(ctx.window)
+            z_grown = z[(slice(None),) + local(grown).slices()]
+            masks = self.masks(ctx.window, ctx.msi_valid, ctx.hsi_valid, region, ctx.hsi_band_valid)
+            if self.adds_nothing:           # no guidance maps to compute: the start is the image
+                return self.finish(ctx.window, grown, est.region(local(grown)), None, z_grown, *masks)
             guided = self.guided(ctx.window)
             g = local(guided)
             x_base = est.region(g)
@@ -244,18 +248,29 @@ class TileRenderer:
             features = guidance_features(x_base, y[:, lr_rows, lr_cols], z[:, rows, cols], st["kernel"], st["srf"],
                                          s, st["basis"])
             inner_rows, inner_cols = grown.relative_to(guided).slices()
-            z_grown = z[(slice(None),) + local(grown).slices()]
             return self.finish(ctx.window, grown, x_base[:, inner_rows, inner_cols],
-                               features[:, inner_rows, inner_cols], z_grown,
-                               *self.masks(ctx.window, ctx.msi_valid, ctx.hsi_valid, region, ctx.hsi_band_valid))
+                               features[:, inner_rows, inner_cols], z_grown, *masks)
 
-    def finish(self, window: Window, grown: Window, x_base: torch.Tensor, features: torch.Tensor,
+    @property
+    def adds_nothing(self) -> bool:
+        """The network's last layer is all zeros (never fitted, or the fitting kept its starting
+        state because no iteration predicted the held-out pixels better): its correction is exactly
+        zero, so tiles need neither the guidance maps nor the network."""
+        last = max((k for k in self.net_state if k.startswith("body.")), key=lambda k: int(k.split(".")[1]))
+        index = last.split(".")[1]
+        return all(not np.any(self.net_state[f"body.{index}.{p}"]) for p in ("weight", "bias"))
+
+    def finish(self, window: Window, grown: Window, x_base: torch.Tensor, features: Optional[torch.Tensor],
                z_grown: torch.Tensor, msi_valid: np.ndarray, hsi_invalid_hr: Optional[np.ndarray]) -> np.ndarray:
-        """The network's image on ``grown`` from the start and guidance there, cut to ``window``,
-        brought to the HSI's units, NaN where an input is invalid."""
+        """The network's image on ``grown`` from the start and guidance there (None when the
+        network adds nothing), cut to ``window``, brought to the HSI's units, NaN where an input is
+        invalid."""
         st = self.torch_state()
         with torch.no_grad():
-            x = x_base + torch.einsum("cl,lhw->chw", st["basis"], st["net"](features))
+            if self.adds_nothing:
+                x = x_base.clone() if self.shape else x_base     # (smoothed in place below)
+            else:
+                x = x_base + torch.einsum("cl,lhw->chw", st["basis"], st["net"](features))
             if self.shape:
                 smooth_shape_where_dark_(x, z_grown, self.shape["noise"], self.shape["sigma"], self.shape["snr"],
                                          self.shape["floor"])

@@ -101,3 +101,31 @@ def test_backbone_start_output_smoothing_is_tile_exact_and_acts():
     plain = fuse(y, z, settings=FusionSettings(tile_size=96, initial="backbone", output_shape_smoothing=False), **FAST)
     assert np.abs(tiled.image - whole.image).max() <= 1e-4 * np.abs(whole.image).max()
     assert np.abs(plain.image - whole.image).max() > 1e-4 * np.abs(whole.image).max()
+
+
+def test_tiles_skip_a_network_that_adds_nothing(monkeypatch):
+    """Not fitted (or fitted back to its start), the network's zero last layer adds exactly nothing:
+    tiles then skip its guidance maps and forward pass, and equal the tiles that compute them."""
+    import hsi_blind_fusion.core.tile_renderer as tile_renderer
+
+    x = synthetic_cube(96, endmembers=4, spatial_smooth=3.0, seed=4)
+    y, z = simulate(x, gaussian_kernel(9, 1.5), synthetic_srf(), SCALE, snr_db=40.0, seed=1)
+    settings = FusionSettings(tile_size=32, cache_limit_bytes=0, initial="classical")
+    calls = []
+    real = tile_renderer.guidance_features
+    monkeypatch.setattr(tile_renderer, "guidance_features", lambda *a: calls.append(1) or real(*a))
+
+    def streamed():
+        image = np.full_like(x, np.nan)
+
+        def writer(window, block):
+            image[(slice(None),) + window.slices()] = block
+        fuse(y, z, settings=settings, writer=writer, outer_iterations=0, device="cpu", seed=0)
+        return image
+
+    skipped = streamed()
+    assert not calls
+    monkeypatch.setattr(tile_renderer.TileRenderer, "adds_nothing", property(lambda self: False))
+    computed = streamed()
+    assert len(calls) == 9
+    np.testing.assert_allclose(skipped, computed, atol=1e-6 * float(np.abs(computed).max()))
