@@ -42,22 +42,21 @@ def average_2x2(block: np.ndarray, nodata: float) -> np.ndarray:
     """``(bands, h, w)`` -> ``(bands, ceil(h/2), ceil(w/2))``: the mean of each 2 x 2 cell's pixels
     that are not ``nodata`` (``nodata`` where none is), as GDAL's ``average`` overview has it; a
     cell cut by the block's last row or column averages the pixels it has."""
+    import torch
+    import torch.nn.functional as F
+
     bands, h, w = block.shape
     out = np.empty((bands, (h + 1) // 2, (w + 1) // 2), dtype=np.float32)
     for r0 in range(0, h, _STRIP_ROWS):
         r1 = min(h, r0 + _STRIP_ROWS)
-        part = block[:, r0:r1]
-        rows, cols = r1 - r0, w
-        if rows % 2 or cols % 2:                  # only at the image's last row or column
-            padded = np.full((bands, rows + rows % 2, cols + cols % 2), nodata, dtype=np.float32)
-            padded[:, :rows, :cols] = part
-            part = padded
+        part = torch.from_numpy(np.ascontiguousarray(block[:, r0:r1], dtype=np.float32))
         good = part != nodata
-        cells = (bands, part.shape[1] // 2, 2, part.shape[2] // 2, 2)
-        total = np.where(good, part, np.float32(0)).reshape(cells).sum(axis=(2, 4), dtype=np.float32)
-        count = good.reshape(cells).sum(axis=(2, 4), dtype=np.float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, r0 // 2 : (r1 + 1) // 2] = np.where(count > 0, total / count, np.float32(nodata))
+        values = torch.where(good, part, 0.0)
+        pad = (0, w % 2, 0, (r1 - r0) % 2)        # only at the image's last row or column
+        mean = F.avg_pool2d(F.pad(values, pad), 2)
+        share = F.avg_pool2d(F.pad(good.to(torch.float32), pad), 2)
+        cells = torch.where(share > 0, mean / share.clamp_min(1e-30), torch.tensor(nodata, dtype=torch.float32))
+        out[:, r0 // 2 : (r1 + 1) // 2] = cells.numpy()
     return out
 
 
