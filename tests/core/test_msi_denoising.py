@@ -90,3 +90,33 @@ def test_fuse_denoises_the_msi_by_default_and_reports_its_noise():
     reported = torch.tensor(on.diagnostics.msi_noise_std).numpy()
     assert ((reported > 0.5 * true) & (reported < 2.0 * true)).all(), (reported, true)
     assert off.diagnostics.msi_noise_std is None
+
+
+def test_each_pixel_is_the_weighted_mean_of_its_search_window():
+    """Against the definition, pixel by pixel (corners included, where neighbours are reflected):
+    the fast paths (offset pairs sharing one weight map) change no weight."""
+    import math
+
+    import torch.nn.functional as F
+
+    search, patch, bands = 5, 1, 3
+    z = torch.rand(bands, 30, 34, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    sigma = torch.tensor([0.3, 0.2, 0.25], dtype=torch.float64)
+    out = nonlocal_means(z, sigma, search=search, patch=patch, block_rows=8)
+    reach = search + patch
+    padded = F.pad(z[None], (reach,) * 4, mode="reflect")[0]
+    white = padded / sigma[:, None, None]
+    width_sq = 0.85 ** 2 * 2 * bands
+
+    def patch_at(r, c):
+        return white[:, r + reach - patch : r + reach + patch + 1, c + reach - patch : c + reach + patch + 1]
+
+    for r, c in ((0, 0), (0, 33), (29, 17), (12, 5), (15, 16)):
+        num, den = torch.zeros(bands, dtype=torch.float64), 0.0
+        for dy in range(-search, search + 1):
+            for dx in range(-search, search + 1):
+                dist = float(((patch_at(r, c) - patch_at(r + dy, c + dx)) ** 2).sum(0).mean())
+                w = math.exp(-max(dist - 2 * bands, 0.0) / width_sq)
+                num += w * padded[:, r + dy + reach, c + dx + reach]
+                den += w
+        assert torch.allclose(out[:, r, c], num / den, atol=1e-12), (r, c)
