@@ -86,15 +86,17 @@ class ClassicalEstimator:
 
     def _regression(self, grown: Window, chunks: list[slice], corrected: bool = False) -> torch.Tensor:
         """The local regression applied to the HR MSI on a window snapped to the LR grid (exact away
-        from the window's edges by the upsampling's reach). ``corrected``: plus the back-projected
-        LR corrections, upsampled together with the offsets (the upsampling is linear: one pass)."""
+        from the window's edges by the upsampling's reach), for the bands of ``chunks`` (consecutive).
+        ``corrected``: plus the back-projected LR corrections, upsampled together with the offsets
+        (the upsampling is linear: one pass)."""
         s = self.scale
         lr_window = grown.to_lr(s)
         lr = lr_window.slices()
         z = self.z[:, grown.rows, grown.cols]
         hh, ww = grown.shape
         dt, dev = self.y.dtype, self.y.device
-        x = torch.empty((self.y.shape[0], hh, ww), dtype=dt, device=dev)
+        x = torch.empty((sum(c.stop - c.start for c in chunks), hh, ww), dtype=dt, device=dev)
+        first = chunks[0].start
         # the upsampling as two matrix products, the row one strip by strip (cache-sized)
         up_rows = interpolation_matrix(lr_window.height, s, hh, dt, dev)
         up_cols_t = interpolation_matrix(lr_window.width, s, ww, dt, dev).T
@@ -110,7 +112,7 @@ class ClassicalEstimator:
                 r1 = min(hh, r0 + strip)
                 read = lr_rows_read(r0, r1, s, lr_window.height)
                 up = torch.matmul(up_rows[r0:r1, read], cols[:, :, read])
-                xc = x[c, r0:r1]                                             # a view: written in place
+                xc = x[c.start - first : c.stop - first, r0:r1]              # a view: written in place
                 xc.copy_(up[0])
                 for m in range(z.shape[0]):       # (not addcmul_: its rounding can vary with the thread count)
                     xc.add_(up[m + 1].mul_(z[m, r0:r1]))
@@ -151,11 +153,11 @@ class ClassicalEstimator:
                 check()
             band = Window.from_bounds(r0, min(height, r0 + band_rows), 0, width).snap(s).clip(height, width)
             grown = grown_on_lr_grid(band, reach, s, height, width)
-            x0 = self._regression(grown, chunks)
             rows = band.to_lr(s).relative_to(grown.to_lr(s)).rows
-            for c in chunks:
-                a0[c, band.to_lr(s).rows] = blur_downsample(x0[c], self.kernel, s)[:, rows]
-            del x0
+            for c in chunks:            # a band chunk at a time: the row band of all bands is large
+                x0 = self._regression(grown, [c])
+                a0[c, band.to_lr(s).rows] = blur_downsample(x0, self.kernel, s)[:, rows]
+                del x0
         h = lr_response(self.kernel, s, self.y.dtype, self.y.device)
         adjoint = back_projection_operator(h)
         total = torch.zeros_like(self.y)
@@ -205,9 +207,11 @@ def back_projection_operator(response: torch.Tensor, grid: int = 64) -> torch.Te
 def lr_convolve(maps: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
     """``maps`` (bands, h, w) through the LR operator whose impulse response is ``response``
     (borders held constant, as the upsampling holds them)."""
-    reach = response.shape[-1] // 2
-    w = torch.flip(response, dims=(0, 1))[None, None].to(maps.dtype)
-    return F.conv2d(F.pad(maps[:, None], (reach,) * 4, mode="replicate"), w)[:, 0]
+    reach, bands = response.shape[-1] // 2, maps.shape[0]
+    w = torch.flip(response, dims=(0, 1))[None, None].to(maps.dtype).expand(bands, 1, *response.shape)
+    # bands as the channels of one depthwise convolution: bands as a batch took an im2col buffer
+    # of GBs on a large scene's LR grid
+    return F.conv2d(F.pad(maps[None], (reach,) * 4, mode="replicate"), w, groups=bands)[0]
 
 
 def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
@@ -231,6 +235,8 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         eps = held_out.ridge
     reg = eps * z_var
     h = y.shape[1]
+    # row blocks whose float64 solve stays near 64 MB whatever the scene's width and band count
+    block_rows = max(8, min(block_rows, LOCAL_FIT_VALUES // max(1, y.shape[2] * z_lr.shape[0] * y.shape[0])))
     # filled block by block: a list of parts plus their concatenation would hold the slopes twice
     coef = torch.empty((z_lr.shape[0],) + tuple(y.shape), dtype=y.dtype, device=y.device)
     offset = torch.empty_like(y)
@@ -261,6 +267,9 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         estimator.back_project(check)
     return estimator
 
+
+#: values (LR pixels x MSI bands x HSI bands) of one row block of the local regression fit
+LOCAL_FIT_VALUES = 8_000_000
 
 #: ridge weights tried by :func:`choose_ridge` (relative to the MSI variance)
 RIDGE_GRID = (0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
@@ -343,19 +352,29 @@ def signal_projector(resid: torch.Tensor, valid: torch.Tensor | None = None) -> 
     singular directions above the Gavish-Donoho threshold for white noise of unit variance
     (``λ*(β)·√n``), and the projector is brought back to the original units."""
     bands = resid.shape[0]
-    flat = resid.reshape(bands, -1).double()
+    flat = resid.reshape(bands, -1)
     if valid is not None:
         flat = flat[:, valid.reshape(-1)]
     n = flat.shape[1]
     if bands < 3 or n < 2 * bands:
         return None
-    centred = flat - flat.mean(1, keepdim=True)
-    gram = centred @ centred.T
+    # the Gram matrices in float64, over pixel chunks (a float64 copy of a large scene's residual
+    # and its centred copy would take most of a GB)
+    def parts():
+        return (flat[:, i : i + 65536].double() for i in range(0, n, 65536))
+
+    mean = sum(p.sum(1, keepdim=True) for p in parts()) / n
+    gram = torch.zeros((bands, bands), dtype=torch.float64, device=flat.device)
+    second = torch.zeros_like(gram)                                            # uncentred: flat @ flat.T
+    for p in parts():
+        centred = p - mean
+        gram += centred @ centred.T
+        second += p @ p.T
     eye = torch.eye(bands, dtype=gram.dtype, device=gram.device)
     inv = torch.linalg.inv(gram + 1e-10 * torch.trace(gram) / bands * eye)
     sigma = (1.0 / (torch.diagonal(inv).clamp_min(1e-30) * (n - bands))).sqrt()
-    white = flat / sigma[:, None]
-    values, vectors = torch.linalg.eigh(white @ white.T)                    # singular values squared
+    white_gram = second / (sigma[:, None] * sigma[None, :])                # of flat / sigma
+    values, vectors = torch.linalg.eigh(white_gram)                        # singular values squared
     beta = min(bands, n) / max(bands, n)
     lam = math.sqrt(2 * (beta + 1) + 8 * beta / ((beta + 1) + math.sqrt(beta * beta + 14 * beta + 1)))
     keep = vectors[:, values > (lam * lam * max(bands, n))]

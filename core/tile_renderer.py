@@ -280,7 +280,7 @@ class TileRenderer:
     def to_output(self, x: torch.Tensor, msi_valid: np.ndarray, hsi_invalid_hr: Optional[np.ndarray]) -> np.ndarray:
         """A tile in normalized units brought to the HSI's units (non-negative when the HSI is), NaN
         where the MSI is invalid and where the HSI is (``hsi_invalid_hr``: (h, w), or per band)."""
-        b = x.detach().cpu().numpy().astype(np.float32) * np.float32(self.y_unit)
+        b = x.detach().cpu().numpy().astype(np.float32, copy=False) * np.float32(self.y_unit)   # one new array
         if self.clip:
             np.maximum(b, 0, out=b)
         b[:, ~np.asarray(msi_valid, dtype=bool)] = np.nan

@@ -179,3 +179,22 @@ def test_regression_image_by_strips_equals_the_whole_image(monkeypatch):
     one = est.region(window)
     monkeypatch.setattr(ie, "STRIP_BYTES", 1)
     assert torch.allclose(est.region(window), one, atol=1e-5)
+
+
+def test_signal_projector_over_pixel_chunks_equals_the_whole_gram():
+    """A large scene's residual is taken in pixel chunks (its float64 copies would not fit): the
+    projector must be the one of the whole Gram matrices."""
+    _, noisy = _low_rank_plus_noise(bands=12, side=300, rank=2, seed=4)        # 90000 pixels: two chunks
+    flat = noisy.reshape(12, -1).double()
+    centred = flat - flat.mean(1, keepdim=True)
+    inv = torch.linalg.inv(centred @ centred.T + 1e-10 * torch.trace(centred @ centred.T) / 12 * torch.eye(12,
+                                                                                                         dtype=torch.float64))
+    sigma = (1.0 / (torch.diagonal(inv) * (flat.shape[1] - 12))).sqrt()
+    white = flat / sigma[:, None]
+    values, vectors = torch.linalg.eigh(white @ white.T)
+    beta = 12 / flat.shape[1]
+    lam = np.sqrt(2 * (beta + 1) + 8 * beta / ((beta + 1) + np.sqrt(beta * beta + 14 * beta + 1)))
+    keep = vectors[:, values > lam * lam * flat.shape[1]]
+    expected = sigma[:, None] * (keep @ keep.T) / sigma[None, :]
+    got = signal_projector(noisy)
+    assert keep.shape[1] == 2 and torch.allclose(got.double(), expected, atol=1e-5)
