@@ -108,7 +108,7 @@ class WindowWriter:
                  wavelengths_nm: Optional[Sequence[float]] = None,
                  descriptions: Optional[Sequence[Optional[str]]] = None, valid: Optional[np.ndarray] = None,
                  nodata: float = NODATA, extra_tags: Optional[dict] = None, cancel: Optional[Cancel] = None,
-                 cache_bytes: int = 256 << 20, fwhm_nm: Optional[Sequence[float]] = None,
+                 cache_bytes: int = 128 << 20, fwhm_nm: Optional[Sequence[float]] = None,
                  bad_bands: Optional[Sequence[bool]] = None, cloud_optimized: bool = False):
         self._rio = require_rasterio()
         self.path, self.format = _check_destination(path, cloud_optimized)
@@ -135,14 +135,16 @@ class WindowWriter:
     def _env(self):
         return self._rio.Env(GDAL_CACHEMAX=self.cache_bytes)
 
-    def __call__(self, window: Window, block: np.ndarray) -> None:
-        self.write(window, block)
+    def __call__(self, window: Window, block: np.ndarray, owned: bool = False) -> None:
+        self.write(window, block, owned)
 
-    def write(self, window: Window, block: np.ndarray) -> None:
+    def write(self, window: Window, block: np.ndarray, owned: bool = False) -> None:
+        """Write ``block`` at ``window``; ``owned``: the caller no longer needs ``block``, which may
+        then be written into (nodata) instead of copied (a large tile's copy is a quarter GB)."""
         if self.ds is None:
             raise ValueError("the writer is closed")
         check_cancelled(self.cancel)
-        b = np.array(block, dtype=np.float32, copy=True)
+        b = np.array(block, dtype=np.float32, copy=not owned)
         if b.ndim == 2:
             b = b[None]
         r0, c0 = window.row, window.col
@@ -150,10 +152,12 @@ class WindowWriter:
                 or window.col_stop > self.width:
             raise ValueError(f"block {b.shape} at {window} does not fit the {self.bands} x {self.height} x "
                              f"{self.width} output")
-        bad = ~np.isfinite(b)
+        bad = np.isfinite(b)
+        np.logical_not(bad, out=bad)
         if self.valid is not None:
             bad |= ~self.valid[None, r0 : r0 + b.shape[1], c0 : c0 + b.shape[2]]
         b[bad] = self.nodata
+        del bad
         with self._env():
             self.ds.write(b, window=self._rio.windows.Window(c0, r0, b.shape[2], b.shape[1]))
             if self._half is not None:

@@ -218,7 +218,7 @@ def fuse_to_file(inputs: Inputs, cfg: FusionSettings, path: str, progress: Optio
                              bad_bands=flags, valid=inputs.valid_hr(), cancel=cancel, cloud_optimized=cloud_optimized)
 
     def put(window: Window, block: np.ndarray) -> None:
-        writer(window, inputs.to_file_bands(block))
+        writer(window, inputs.to_file_bands(block), owned=keep is None)     # tiles are not reused
         if keep is not None:
             keep[(slice(None),) + window.slices()] = block
 
