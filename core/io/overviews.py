@@ -117,33 +117,38 @@ class HalfResolution:
 def fill_overviews(path: str, factors: Sequence[int], half: str, cancel: Optional[Cancel] = None) -> None:
     """Internal overviews ``factors`` (2, 4, ...) of the closed GeoTIFF ``path`` from ``half``, its
     2 x 2 average: level 2 copied, the coarser levels averaged from ``half`` by GDAL (nodata
-    left out). Compressed as the output is (DEFLATE level 1, floating-point predictor)."""
+    left out). Compressed as the output is (DEFLATE level 1, floating-point predictor): set as
+    this thread's GDAL options, and GDAL's exception mode is left as it was (inside QGIS other code
+    shares both)."""
     gdal = gdal_bindings()
     if gdal is None or list(factors)[:1] != [2]:
         raise ValueError("overviews from the half-resolution image need GDAL's bindings and a first factor of 2")
+
+    def ok(result, what: str):
+        failed = result is None or (isinstance(result, int) and result != gdal.CE_None)
+        if failed:
+            raise OSError(f"GDAL could not {what} for the overviews of {path}: {gdal.GetLastErrorMsg()}")
+        return result
+
     options = {"ZLEVEL_OVERVIEW": "1", "PREDICTOR_OVERVIEW": "3"}
-    previous = {k: gdal.GetConfigOption(k) for k in options}
-    exceptions = gdal.GetUseExceptions()
-    gdal.UseExceptions()
+    previous = {k: gdal.GetThreadLocalConfigOption(k, None) for k in options}
     try:
         for k, v in options.items():
-            gdal.SetConfigOption(k, v)
-        ds = gdal.Open(str(path), gdal.GA_Update)
-        src = gdal.Open(str(half))
+            gdal.SetThreadLocalConfigOption(k, v)
+        ds = ok(gdal.Open(str(path), gdal.GA_Update), "open the output")
+        src = ok(gdal.Open(str(half)), "open the half-resolution image")
         try:
-            ds.BuildOverviews("NONE", [int(f) for f in factors])     # the levels, empty
+            ok(ds.BuildOverviews("NONE", [int(f) for f in factors]), "add the overview levels")   # empty
             for b in range(1, ds.RasterCount + 1):
                 check_cancelled(cancel)
                 band, source = ds.GetRasterBand(b), src.GetRasterBand(b)
-                band.GetOverview(0).WriteArray(source.ReadAsArray())
+                ok(band.GetOverview(0).WriteArray(ok(source.ReadAsArray(), "read")), "write")
                 coarser = [band.GetOverview(i) for i in range(1, band.GetOverviewCount())]
                 if coarser:
-                    gdal.RegenerateOverviews(source, coarser, "AVERAGE")
+                    ok(gdal.RegenerateOverviews(source, coarser, "AVERAGE"), "average the coarser levels")
             ds.FlushCache()
         finally:
             ds = src = None
     finally:
         for k, v in previous.items():
-            gdal.SetConfigOption(k, v)
-        if not exceptions:
-            gdal.DontUseExceptions()
+            gdal.SetThreadLocalConfigOption(k, v)

@@ -157,3 +157,18 @@ def test_an_aborted_writer_leaves_nothing(tmp_path):
             w(Window(0, 0, 128, 128), data[:, :128, :128])
             raise RuntimeError("cancelled")
     assert os.listdir(tmp_path) == []
+
+
+def test_overviews_leave_gdals_global_state_as_it_was(tmp_path):
+    """Inside QGIS other code shares GDAL: its exception mode and configuration stay as they were."""
+    from osgeo import gdal
+
+    before = (gdal.GetUseExceptions(), gdal.GetConfigOption("ZLEVEL_OVERVIEW"),
+              gdal.GetThreadLocalConfigOption("ZLEVEL_OVERVIEW", None))
+    data = np.ones((2, 520, 516), dtype=np.float32)
+    with io.WindowWriter(str(tmp_path / "f.tif"), 2, 520, 516, T_MSI, UTM) as w:
+        for window in tiles(520, 516, 128):
+            w(window, data[(slice(None),) + window.slices()])
+    assert _overview_levels(tmp_path / "f.tif")[0].shape == (2, 260, 258)
+    assert (gdal.GetUseExceptions(), gdal.GetConfigOption("ZLEVEL_OVERVIEW"),
+            gdal.GetThreadLocalConfigOption("ZLEVEL_OVERVIEW", None)) == before
