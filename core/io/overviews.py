@@ -25,8 +25,9 @@ import numpy as np
 from ..progress import Cancel, check_cancelled
 from ..windows import Window
 
-#: bands and rows averaged per step (small temporaries: a window-sized one costs a page fault per page)
-_STRIP_BANDS, _STRIP_ROWS = 16, 32
+#: bands averaged per step where nodata is left out (small temporaries: a window-sized one costs a
+#: page fault per page)
+_STRIP_BANDS = 4
 
 
 def gdal_bindings():
@@ -43,26 +44,28 @@ def average_2x2(block: np.ndarray, nodata: float) -> np.ndarray:
     that are not ``nodata`` (``nodata`` where none is), as GDAL's ``average`` overview has it; a
     cell cut by the block's last row or column averages the pixels it has."""
     import torch
-    import torch.nn.functional as F
 
     bands, h, w = block.shape
-    source = torch.from_numpy(np.asarray(block, dtype=np.float32))
-    if h % 2 == 0 and w % 2 == 0 and float(source.min()) > nodata:   # the usual window: nothing to leave out
-        cells = source[:, 0::2, 0::2] + source[:, 1::2, 0::2]
-        return cells.add_(source[:, 0::2, 1::2]).add_(source[:, 1::2, 1::2]).mul_(0.25).numpy()
+    block = np.asarray(block, dtype=np.float32)
+    if h % 2 or w % 2:                                 # only at the image's last row or column
+        block = np.pad(block, ((0, 0), (0, h % 2), (0, w % 2)), constant_values=nodata)
+    source = torch.from_numpy(block)
+    corners = ((slice(0, None, 2), slice(0, None, 2)), (slice(1, None, 2), slice(0, None, 2)),
+               (slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(1, None, 2)))
+    if float(source.min()) > nodata:                   # the usual window: nothing to leave out
+        cells = source[(slice(None),) + corners[0]] + source[(slice(None),) + corners[1]]
+        return cells.add_(source[(slice(None),) + corners[2]]).add_(source[(slice(None),) + corners[3]]).mul_(0.25).numpy()
     out = np.empty((bands, (h + 1) // 2, (w + 1) // 2), dtype=np.float32)
     target = torch.from_numpy(out)
-    fill = torch.tensor(nodata, dtype=torch.float32)
-    for b0 in range(0, bands, _STRIP_BANDS):
-        for r0 in range(0, h, _STRIP_ROWS):
-            r1 = min(h, r0 + _STRIP_ROWS)
-            part = source[b0 : b0 + _STRIP_BANDS, r0:r1]
-            good = part != nodata
-            pad = (0, w % 2, 0, (r1 - r0) % 2)        # only at the image's last row or column
-            mean = F.avg_pool2d(F.pad(torch.where(good, part, 0.0), pad), 2)
-            share = F.avg_pool2d(F.pad(good.to(torch.float32), pad), 2)
-            target[b0 : b0 + _STRIP_BANDS, r0 // 2 : (r1 + 1) // 2] = torch.where(share > 0, mean / share.clamp_min(1e-30),
-                                                                                  fill)
+    for b0 in range(0, bands, _STRIP_BANDS):          # band chunks: small temporaries
+        part = source[b0 : b0 + _STRIP_BANDS]
+        good = part != nodata
+        values = torch.where(good, part, 0.0)
+        total, count = torch.zeros_like(target[b0 : b0 + _STRIP_BANDS]), torch.zeros_like(target[b0 : b0 + _STRIP_BANDS])
+        for rows, cols in corners:
+            total += values[:, rows, cols]
+            count += good[:, rows, cols]
+        target[b0 : b0 + _STRIP_BANDS] = torch.where(count > 0, total / count.clamp_min(1), nodata)
     return out
 
 
