@@ -89,13 +89,13 @@ def _symmetric_block(pz: torch.Tensor, pw: torch.Tensor, rows: int, width: int, 
     reach = 2 * search + patch
     num = pz[:, reach : reach + rows, reach : reach + width].clone()       # the pixel itself, weight 1
     den = torch.ones((rows, width), dtype=pz.dtype, device=pz.device)
+    c0 = reach - search - patch                       # column -(search + patch) of the image
     for dy in range(0, search + 1):
         for dx in range(-search, search + 1):
             if dy == 0 and dx <= 0:
                 continue
             # patch distances between q and q + d, q over rows r0 - dy .. r1 - 1 and columns
             # -search .. width + search - 1 (the q = p - d of every pixel p of the block)
-            c0 = reach - search - patch
             near = pw[:, reach - dy - patch : reach + rows + patch, c0 : c0 + width + 2 * (search + patch)]
             far = pw[:, reach - patch : reach + rows + dy + patch, c0 + dx : c0 + dx + width + 2 * (search + patch)]
             w = _weight(_pool((near - far).square_().sum(0), patch), bands, width_sq)

@@ -53,15 +53,18 @@ def average_2x2(block: np.ndarray, nodata: float) -> np.ndarray:
     corners = ((slice(0, None, 2), slice(0, None, 2)), (slice(1, None, 2), slice(0, None, 2)),
                (slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(1, None, 2)))
     if float(source.min()) > nodata:                   # the usual window: nothing to leave out
-        cells = source[(slice(None),) + corners[0]] + source[(slice(None),) + corners[1]]
-        return cells.add_(source[(slice(None),) + corners[2]]).add_(source[(slice(None),) + corners[3]]).mul_(0.25).numpy()
+        cells = source[:, corners[0][0], corners[0][1]].clone()
+        for rows, cols in corners[1:]:
+            cells += source[:, rows, cols]
+        return cells.mul_(0.25).numpy()
     out = np.empty((bands, (h + 1) // 2, (w + 1) // 2), dtype=np.float32)
     target = torch.from_numpy(out)
     for b0 in range(0, bands, _STRIP_BANDS):          # band chunks: small temporaries
         part = source[b0 : b0 + _STRIP_BANDS]
         good = part != nodata
         values = torch.where(good, part, 0.0)
-        total, count = torch.zeros_like(target[b0 : b0 + _STRIP_BANDS]), torch.zeros_like(target[b0 : b0 + _STRIP_BANDS])
+        total = torch.zeros_like(target[b0 : b0 + _STRIP_BANDS])
+        count = torch.zeros_like(total)
         for rows, cols in corners:
             total += values[:, rows, cols]
             count += good[:, rows, cols]
@@ -71,14 +74,14 @@ def average_2x2(block: np.ndarray, nodata: float) -> np.ndarray:
 
 class HalfResolution:
     """The output averaged 2 x 2, window by window, in an uncompressed temporary GeoTIFF next to it
-    (``path``); :attr:`complete` once every window written was aligned on even pixels."""
+    (``path``); :attr:`complete` while every window written was aligned on even pixels."""
 
     def __init__(self, path: str, bands: int, height: int, width: int, nodata: float):
         from .reading import open_quietly
 
         self.path, self.nodata = str(path), float(nodata)
         self.height, self.width = (height + 1) // 2, (width + 1) // 2
-        self.aligned = True
+        self.complete = True
         self.ds = open_quietly(self.path, "w", driver="GTiff", width=self.width, height=self.height, count=bands,
                                dtype="float32", nodata=self.nodata, tiled=True, blockxsize=256, blockysize=256,
                                interleave="band", BIGTIFF="IF_SAFER", SPARSE_OK="TRUE")
@@ -87,21 +90,17 @@ class HalfResolution:
         """Average ``block`` (nodata already in place) into the half-resolution image; a window
         that does not start on even pixels, or ends on an odd one inside the image, cannot be
         (its cells straddle two windows): the image is then marked incomplete."""
-        if not self.aligned:
+        if not self.complete:
             return
         ends_odd = (window.row_stop % 2 and window.row_stop != image_height) or \
                    (window.col_stop % 2 and window.col_stop != image_width)
         if window.row % 2 or window.col % 2 or ends_odd:
-            self.aligned = False
+            self.complete = False
             return
         from rasterio.windows import Window as RioWindow
 
         half = average_2x2(block, self.nodata)
         self.ds.write(half, window=RioWindow(window.col // 2, window.row // 2, half.shape[2], half.shape[1]))
-
-    @property
-    def complete(self) -> bool:
-        return self.aligned
 
     def close(self) -> None:
         if self.ds is not None:

@@ -133,7 +133,8 @@ def test_upsampling_as_matrices_and_by_strips_is_the_upsampling(scale):
     for height in (6 * scale, 6 * scale - scale + 1, 6 * scale + 3):
         width = 5 * scale - 1
         full = upsample(y, scale, height, width)
-        rows, cols = interpolation_matrix(6, scale, height, torch.float64), interpolation_matrix(5, scale, width, torch.float64)
+        rows = interpolation_matrix(6, scale, height, torch.float64)
+        cols = interpolation_matrix(5, scale, width, torch.float64)
         assert torch.allclose(rows @ y @ cols.T, full, atol=1e-12)
         for r0 in range(0, height, scale + 1):
             r1 = min(height, r0 + 2 * scale - 1)
@@ -157,7 +158,8 @@ def test_dark_pixel_smoothing_by_strips_equals_the_whole_image(monkeypatch):
 
     g = torch.Generator().manual_seed(0)
     for bands, h, w, sigma in ((5, 37, 41, 0.7), (20, 50, 9, 1.5), (3, 3, 8, 0.7)):
-        x, z = torch.rand(bands, h, w, dtype=torch.float64, generator=g), torch.rand(4, h, w, dtype=torch.float64, generator=g)
+        x = torch.rand(bands, h, w, dtype=torch.float64, generator=g)
+        z = torch.rand(4, h, w, dtype=torch.float64, generator=g)
         expected = whole(x, z, 0.5, sigma, 3.0, 0.01)
         for strip_bytes in (1, 4096, 8 << 20):
             monkeypatch.setattr(ie, "STRIP_BYTES", strip_bytes)
@@ -187,8 +189,8 @@ def test_signal_projector_over_pixel_chunks_equals_the_whole_gram():
     _, noisy = _low_rank_plus_noise(bands=12, side=300, rank=2, seed=4)        # 90000 pixels: two chunks
     flat = noisy.reshape(12, -1).double()
     centred = flat - flat.mean(1, keepdim=True)
-    inv = torch.linalg.inv(centred @ centred.T + 1e-10 * torch.trace(centred @ centred.T) / 12 * torch.eye(12,
-                                                                                                         dtype=torch.float64))
+    gram = centred @ centred.T
+    inv = torch.linalg.inv(gram + 1e-10 * torch.trace(gram) / 12 * torch.eye(12, dtype=torch.float64))
     sigma = (1.0 / (torch.diagonal(inv) * (flat.shape[1] - 12))).sqrt()
     white = flat / sigma[:, None]
     values, vectors = torch.linalg.eigh(white @ white.T)
