@@ -8,4 +8,4 @@ class EstimateDegradationAlgorithm(HsiFusionAlgorithm):
     REQUIRES = ("torch", "rasterio", "scipy", "matplotlib")   # matplotlib: the report
     HSI, MSI, SCALE, SRF, MSI_SENSOR, HSI_SENSOR = "HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR"
     DEVICE, SEED, OUTPUT, REPORT = "DEVICE", "SEED", "OUTPUT", "REPORT"
-    KERNEL_SIZE, MSI_MTF = "KERNEL_SIZE", "MSI_MTF"
+    KERNEL_SIZE, MSI_MTF, MSI_DENOISING = "KERNEL_SIZE", "MSI_MTF", "MSI_DENOISING"

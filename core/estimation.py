@@ -71,21 +71,36 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
                          progress: Progress | None = None, cancel: Cancel | None = None,
                          kernel_size: int | None = None, kernel: np.ndarray | None = None,
                          hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None,
-                         hsi_wavelengths: np.ndarray | None = None, msi_mtf: float = 1.0) -> Degradation:
+                         hsi_wavelengths: np.ndarray | None = None, msi_mtf: float = 1.0,
+                         msi_denoising: float = 0.85) -> Degradation:
     """Estimate K and P from the observations alone (see the module docstring).
 
     ``srf`` and ``kernel`` are optional starting points; by default the kernel starts as a Gaussian
     matched to the scale and the response from a non-negative least-squares fit. ``device`` is
     accepted for symmetry with :func:`fuse`; this step runs in NumPy/SciPy. ``msi_mtf`` below 1
-    restores the MSI first, as the fusion does with the same setting (core/msi_mtf.py), so the
-    kernel is the one that fusion uses.
+    restores the MSI first, and a noisy MSI is denoised with ``msi_denoising`` (the fusion's
+    setting; 0 = off) and K and P refitted on it (core/kernel_refit.py), as the fusion does with
+    the same settings, so the kernel is the one that fusion uses.
     """
     pair = normalize_pair(hsi, msi, scale, hsi_valid, msi_valid)
     if msi_mtf < 1.0:
         from .msi_mtf import undo_msi_mtf          # torch-based; the estimate itself stays NumPy/SciPy
         pair = replace(pair, z=undo_msi_mtf(pair.z, msi_mtf, pair.msi_valid))
-    return estimate_normalized(pair, srf=srf, kernel=kernel, kernel_size=kernel_size, seed=seed,
-                               progress=progress, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
+    fit = dict(kernel_size=kernel_size, seed=seed, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
+    first = estimate_normalized(pair, srf=srf, kernel=kernel, progress=_sub(progress, 0.0, 0.6), **fit)
+    if msi_denoising <= 0:
+        return first
+    import torch
+
+    from .kernel_refit import denoise_and_refit
+
+    def tensor(a: np.ndarray | None):
+        return None if a is None else torch.from_numpy(a)
+
+    with torch.no_grad():
+        return denoise_and_refit(pair, first, msi_denoising, tensor(pair.z), tensor(pair.y),
+                                 tensor(pair.hsi_valid), tensor(pair.msi_valid), always_denoise=False,
+                                 progress=_sub(progress, 0.6, 1.0), **fit)[2]
 
 
 def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,

@@ -25,7 +25,7 @@ from .errors import InvalidInputError
 from .estimation import estimate_normalized
 from .fitting import Fitter
 from .hsi_cleaning import clean_pair
-from .msi_denoising import denoise_msi
+from .kernel_refit import denoise_and_refit
 from .msi_mtf import undo_msi_mtf
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
@@ -104,7 +104,7 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
 
     def attempt(dev: torch.device, retry: int) -> FusionResult:
         run_cfg = cfg if retry == 0 else smaller_settings(cfg, pair, dev)
-        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm, cleaning)
+        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm, cleaning, hsi_wavelengths)
 
     return run_with_gpu_fallback(attempt, dev, lambda msg: warnings.warn(msg, stacklevel=3))
 
@@ -118,23 +118,33 @@ def smaller_settings(cfg: FusionSettings, pair: NormalizedPair, dev: torch.devic
 
 def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: torch.device,
              report: Reporter, writer: Optional[Writer], timings: dict,
-             farm: Optional[TileFarm] = None, cleaning: Optional[HsiCleaning] = None) -> FusionResult:
-    """Everything after the (NumPy) degradation estimate, on one device."""
+             farm: Optional[TileFarm] = None, cleaning: Optional[HsiCleaning] = None,
+             hsi_wavelengths: Optional[np.ndarray] = None) -> FusionResult:
+    """Everything after the (NumPy) degradation estimate, on one device (K and P refitted on the
+    denoised MSI where it is noisy: core/kernel_refit.py)."""
     seed_everything(cfg.seed)
     t = time.perf_counter()
     obs = pair.on(dev)
-    kernel0 = torch.as_tensor(deg.kernel, dtype=torch.float32, device=dev)
-    srf0 = torch.as_tensor(deg.diagnostics.srf_normalized_units, dtype=torch.float32, device=dev)
     msi_noise = None
     if cfg.msi_denoising > 0:
         report(0.2, "denoising the multispectral image")
+        first_seconds = deg.diagnostics.seconds
         with torch.no_grad():
             # in place: obs.z is this call's normalized copy (pair.z, or its copy on the GPU), and
             # only its shape is read after this; a large MSI then costs no second copy
-            obs.z, msi_noise = denoise_msi(obs.z, obs.y, kernel0, srf0, obs.scale, obs.hsi_valid, obs.msi_valid,
-                                           cfg.msi_denoising, report.check, inplace=True)
-        timings["msi_denoising"] = time.perf_counter() - t
+            obs.z, msi_noise, deg = denoise_and_refit(
+                pair, deg, cfg.msi_denoising, obs.z, obs.y, obs.hsi_valid, obs.msi_valid, inplace=True,
+                kernel_size=cfg.kernel_size, seed=cfg.seed, cancel=report.cancelled,
+                hsi_wavelengths=hsi_wavelengths)
+        refit = deg.diagnostics.seconds - first_seconds
+        if deg.diagnostics.refitted_on_denoised_msi:
+            timings["degradation_refit"] = refit
+            report(0.2, f"noisy MSI (SNR {deg.diagnostics.msi_snr_db:.1f} dB): kernel and response refitted "
+                        "on the denoised MSI")
+        timings["msi_denoising"] = time.perf_counter() - t - refit
         t = time.perf_counter()
+    kernel0 = torch.as_tensor(deg.kernel, dtype=torch.float32, device=dev)
+    srf0 = torch.as_tensor(deg.diagnostics.srf_normalized_units, dtype=torch.float32, device=dev)
     report(0.2, "building the initial estimate")
     with torch.no_grad():
         scene = SceneWindows.build(cfg, obs, kernel0, srf0, report.check)

@@ -3,8 +3,10 @@
 The MSI's noise is what limits the fused image at high noise: every HSI band is built as a local
 combination of the MSI bands, so their noise is injected into all bands (a noise-free MSI lifts
 the start far more than a noise-free LR-HSI: docs/network_prior.md). The MSI has few bands and its noise is white, so a patch-based denoiser
-with a known noise level removes most of it; the K/P estimate, which averages the noise away at
-low resolution, keeps using the original MSI.
+with a known noise level removes most of it. The K/P estimate is fitted on the original MSI first
+(its K and P set the noise level's LR bound) and again on the denoised one where the MSI is noisy:
+averaging over LR pixels does not remove what noise in the regressors does to a least-squares
+kernel (core/kernel_refit.py).
 
 The noise level is the smallest of three estimates, each of which texture can only inflate (the
 flattest blocks' Laplacian, the whole image's, and the LR identity ``(Z*K)↓s − P·Y``): an

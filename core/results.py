@@ -33,6 +33,13 @@ class EstimationDiagnostics:
     kernel_support_limit: int = 0
     #: plain-language warning when the kernel still touches its border, else None
     kernel_warning: Optional[str] = None
+    #: the MSI's signal-to-noise ratio the refit decision read (median over bands) [dB]; None when
+    #: not measured (MSI denoising off)
+    msi_snr_db: Optional[float] = None
+    #: K and P were fitted a second time on the denoised MSI (core/kernel_refit.py)
+    refitted_on_denoised_msi: bool = False
+    #: the first fit's kernel support when refitted [MSI pixels]; 0 otherwise
+    first_fit_kernel_support: int = 0
 
 
 @dataclass

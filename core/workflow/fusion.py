@@ -23,7 +23,8 @@ from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_fusion
-from .outputs import cleaning_messages, kernel_messages, save_degradation, save_report, settings_table
+from .outputs import (cleaning_messages, kernel_messages, refit_messages, save_degradation, save_report,
+                      settings_table)
 from .requests import FusionRequest
 from .specs import FUSION
 
@@ -94,7 +95,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     f"window by window); {d.outer_iterations_run} outer iterations: {d.stop_reason}")
-            for m in cleaning_messages(result):
+            for m in cleaning_messages(result) + refit_messages(result):
                 fb.info(m)
             fb.info(f"Blur kernel {result.kernel.shape[0]} x {result.kernel.shape[0]} MSI pixels")
             fb.info(offset_message(inputs, result))

@@ -35,6 +35,9 @@ def save_degradation(inputs: Inputs, result, path: str, msi_mtf: float = 1.0) ->
                                          for t in est.kernel_support_tried]
     if est is not None and est.kernel_warning:
         extra["kernel_warning"] = est.kernel_warning
+    if est is not None and est.msi_snr_db is not None:
+        extra["msi_snr_db"] = round(float(est.msi_snr_db), 2)
+        extra["kernel_refitted_on_denoised_msi"] = bool(est.refitted_on_denoised_msi)
     dy, dx = kernel_offset(result.kernel)
     t = inputs.pair.msi.transform
     extra["kernel_offset_msi_px"] = [round(dx, 4), round(dy, 4)]
@@ -59,6 +62,15 @@ def kernel_messages(result) -> list[str]:
     """The kernel-support warning of the estimate (core/estimation.py), in plain words, if any."""
     est = estimation_diagnostics(result)
     return [f"kernel: {est.kernel_warning}"] if est is not None and est.kernel_warning else []
+
+
+def refit_messages(result) -> list[str]:
+    """Whether K and P were fitted again on the denoised MSI (core/kernel_refit.py), if measured."""
+    est = estimation_diagnostics(result)
+    if est is None or est.msi_snr_db is None or not est.refitted_on_denoised_msi:
+        return []
+    return [f"The MSI is noisy (SNR about {est.msi_snr_db:.1f} dB): the kernel and response were fitted again on "
+            f"the denoised MSI (first fit {est.first_fit_kernel_support} px, refit {est.kernel_support} px)"]
 
 
 def cleaning_messages(result) -> list[str]:
@@ -138,6 +150,10 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             for t in est.kernel_support_tried] + [
             ("written", f"{result.kernel.shape[0]} x {result.kernel.shape[0]}",
              f"{100 * border_mass(result.kernel):.2f} %")]
+        if est.msi_snr_db is not None:
+            tables["Kernel support (chosen from the data unless KERNEL_SIZE is given)"].append(
+                ("fitted on", "the denoised MSI (refit)" if est.refitted_on_denoised_msi else "the MSI as given",
+                 f"MSI SNR {est.msi_snr_db:.1f} dB"))
     warnings = list(inputs.warnings) + kernel_messages(result)
     if guard is not None:
         warnings += [f"guard: {p}" for p in guard.problems()]

@@ -74,6 +74,7 @@ class EstimationRequest(_Request):
     hsi_sensor: str = "auto"
     kernel_size: int = 0
     msi_mtf: float = FusionSettings.msi_mtf
+    msi_denoising: float = FusionSettings.msi_denoising
     device: str = "auto"
     seed: int = 0
     report: Optional[str] = None

@@ -149,7 +149,9 @@ TILE_HELP = ("Side, in MSI pixels, of the tiles the fused image is computed and 
              "smaller tiles use less memory, larger ones are slightly faster.")
 DENOISE_HELP = ("Strength of the non-local means applied to the MSI before it guides the reconstruction (the "
                 "MSI's noise would otherwise go into every fused band; its level is estimated from the data). "
-                "0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more.")
+                "0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more. Where the MSI "
+                "is noisy (below 35 dB), the blur kernel and the response are fitted again on the denoised MSI: its "
+                "noise would otherwise spread the kernel.")
 REPORT_HELP = ("Optional: an HTML page (figures embedded) with the kernel and responses beside their starting "
                "points, colour previews, per-band residuals, losses, settings, timings and device. QGIS "
                "opens it in the results viewer.")
@@ -316,7 +318,7 @@ ESTIMATION = ToolSpec(
     parameters=(
         Param("HSI", "raster", HSI.label, "The hyperspectral raster."),
         Param("MSI", "raster", MSI.label, "The multispectral raster."),
-        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_MTF, DEVICE, SEED,
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_MTF, MSI_DENOISING, DEVICE, SEED,
         Param("OUTPUT", "file_out", "Estimated degradation (JSON)", "Kernel, response, scale and wavelengths as JSON.",
               extensions=(".json",), file_description="JSON files"),
         REPORT,

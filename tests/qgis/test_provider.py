@@ -42,7 +42,8 @@ def test_provider_and_parameters():
                                               "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
-                                                      "KERNEL_SIZE", "MSI_MTF", "DEVICE", "SEED", "OUTPUT", "REPORT"]
+                                                      "KERNEL_SIZE", "MSI_MTF", "MSI_DENOISING", "DEVICE", "SEED", "OUTPUT",
+                                                      "REPORT"]
     assert set(names("hsifusion:simulateobservations")) == {
         "INPUT", "KERNEL_SIZE", "KERNEL_SIGMA", "KERNEL_FILE", "SRF", "SCALE", "SNR_DB", "SEED", "OUTPUT_HSI",
         "OUTPUT_MSI"}
