@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Does the blind estimate find kernels wider than the default support, and off-centre ones?
 
-For every case and scene, three blind estimates (``estimate_normalized``, as ``fuse`` calls it) and
+For every case and scene, three blind estimates (``kernel_refit.estimate_and_refit``, as ``fuse``
+makes them: refitted on the denoised MSI where it is noisy) and
 the classical start each leads to (what ``fuse(outer_iterations=0)`` returns; built from the same
 core pieces here, see :func:`start_image`; identical kernels share one start):
 
@@ -52,8 +53,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hsi_blind_fusion.core import fuse, metrics, simulate
-from hsi_blind_fusion.core.estimation import estimate_normalized
+from hsi_blind_fusion.core import FusionSettings, fuse, metrics, simulate
+from hsi_blind_fusion.core.kernel_refit import estimate_and_refit
 from hsi_blind_fusion.core.observations import normalize_pair
 from hsi_blind_fusion.core.initial_estimate import fit_classical
 from hsi_blind_fusion.core.kernels import default_kernel_size, gaussian_kernel
@@ -122,7 +123,7 @@ def run_one(case: Case, scene: str, x: np.ndarray, srf: np.ndarray, seed: int, c
     starts: list[tuple[np.ndarray, float]] = []          # (kernel, PSNR) of the starts built so far
     for v in VARIANTS:
         t, c = time.perf_counter(), time.process_time()
-        deg = estimate_normalized(pair, kernel_size=sizes[v], seed=seed)
+        deg = estimate_and_refit(pair, FusionSettings().msi_denoising, kernel_size=sizes[v], seed=seed)
         est_wall, est_s = time.perf_counter() - t, time.process_time() - c
         k, p_n = deg.kernel, deg.diagnostics.srf_normalized_units
         same = next((q for kk, q in starts if kk.shape == k.shape and np.array_equal(kk, k)), None)

@@ -86,21 +86,10 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
     if msi_mtf < 1.0:
         from .msi_mtf import undo_msi_mtf          # torch-based; the estimate itself stays NumPy/SciPy
         pair = replace(pair, z=undo_msi_mtf(pair.z, msi_mtf, pair.msi_valid))
-    fit = dict(kernel_size=kernel_size, seed=seed, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
-    first = estimate_normalized(pair, srf=srf, kernel=kernel, progress=_sub(progress, 0.0, 0.6), **fit)
-    if msi_denoising <= 0:
-        return first
-    import torch
+    from .kernel_refit import estimate_and_refit   # torch-based (the denoising); imports this module
 
-    from .kernel_refit import denoise_and_refit
-
-    def tensor(a: np.ndarray | None):
-        return None if a is None else torch.from_numpy(a)
-
-    with torch.no_grad():
-        return denoise_and_refit(pair, first, msi_denoising, tensor(pair.z), tensor(pair.y),
-                                 tensor(pair.hsi_valid), tensor(pair.msi_valid), always_denoise=False,
-                                 progress=_sub(progress, 0.6, 1.0), **fit)[2]
+    return estimate_and_refit(pair, msi_denoising, srf=srf, kernel=kernel, kernel_size=kernel_size, seed=seed,
+                              progress=progress, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
 
 
 def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,

@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .estimation import estimate_normalized
+from .estimation import _sub, estimate_normalized
 from .msi_denoising import nonlocal_means
 from .noise import msi_noise_level
 from .observations import NormalizedPair
@@ -51,13 +51,10 @@ def refit_on_denoised(pair: NormalizedPair, z_denoised: np.ndarray, first: Degra
                       kernel_size: Optional[int] = None, seed: int = 0, progress: Optional[Progress] = None,
                       cancel: Optional[Cancel] = None,
                       hsi_wavelengths: Optional[np.ndarray] = None) -> Degradation:
-    """``first`` refitted on ``z_denoised`` (normalized units, the pair's MSI denoised) when
-    ``snr_db`` is below :data:`REFIT_BELOW_SNR_DB`, else ``first`` itself; either way its
-    diagnostics record the SNR and whether it was refitted. The refit starts from ``first``'s
+    """``first`` refitted on ``z_denoised`` (normalized units, the pair's MSI denoised), its
+    diagnostics recording the MSI's SNR ``snr_db`` and the refit. The refit starts from ``first``'s
     kernel and response (and support, which may grow again); the initial kernel and response the
     report compares with stay those of the first fit."""
-    if not snr_db < REFIT_BELOW_SNR_DB:
-        return replace(first, diagnostics=replace(first.diagnostics, msi_snr_db=snr_db))
     t = time.perf_counter()
     second = estimate_normalized(replace(pair, z=z_denoised), srf=first.srf, kernel=first.kernel,
                                  kernel_size=kernel_size, seed=seed, progress=progress, cancel=cancel,
@@ -76,7 +73,7 @@ def denoise_and_refit(pair: NormalizedPair, first: Degradation, strength: float,
                       hsi_wavelengths: Optional[np.ndarray] = None,
                       ) -> tuple[torch.Tensor, torch.Tensor, Degradation]:
     """The MSI ``z`` (normalized, on any device) denoised, its per-band noise std, and K and P
-    refitted on it where it was noisy (:func:`refit_on_denoised`). The noise level is read with
+    refitted on it where it was noisy (below :data:`REFIT_BELOW_SNR_DB`; :func:`refit_on_denoised`). The noise level is read with
     ``first``'s K and P. ``always_denoise=False`` (an estimate without a fusion) leaves a clean
     MSI as it is, as the denoised MSI is then not needed."""
     kernel = torch.as_tensor(first.kernel, dtype=torch.float32, device=z.device)
@@ -84,7 +81,26 @@ def denoise_and_refit(pair: NormalizedPair, first: Degradation, strength: float,
     sigma = msi_noise_level(z, y, kernel, srf, pair.scale, hsi_valid)
     snr = msi_snr_db(z, sigma, msi_valid)
     check = None if cancel is None else partial(check_cancelled, cancel)
-    if always_denoise or snr < REFIT_BELOW_SNR_DB:
-        z = nonlocal_means(z, sigma, strength, valid=msi_valid, check=check, inplace=inplace)
+    if not snr < REFIT_BELOW_SNR_DB:
+        if always_denoise:
+            z = nonlocal_means(z, sigma, strength, valid=msi_valid, check=check, inplace=inplace)
+        return z, sigma, replace(first, diagnostics=replace(first.diagnostics, msi_snr_db=snr))
+    z = nonlocal_means(z, sigma, strength, valid=msi_valid, check=check, inplace=inplace)
     deg = refit_on_denoised(pair, z.cpu().numpy(), first, snr, kernel_size, seed, progress, cancel, hsi_wavelengths)
     return z, sigma, deg
+
+
+def estimate_and_refit(pair: NormalizedPair, strength: float, srf: Optional[np.ndarray] = None,
+                       kernel: Optional[np.ndarray] = None, kernel_size: Optional[int] = None, seed: int = 0,
+                       progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
+                       hsi_wavelengths: Optional[np.ndarray] = None) -> Degradation:
+    """K and P of ``pair`` as the fusion ends up with them: fitted, then, with MSI denoising on
+    (``strength`` > 0) and a noisy MSI, refitted on the denoised MSI."""
+    fit = dict(kernel_size=kernel_size, seed=seed, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
+    first = estimate_normalized(pair, srf=srf, kernel=kernel, progress=_sub(progress, 0.0, 0.6), **fit)
+    if strength <= 0:
+        return first
+    with torch.no_grad():
+        return denoise_and_refit(pair, first, strength, torch.from_numpy(pair.z), torch.from_numpy(pair.y),
+                                 torch.from_numpy(pair.hsi_valid), torch.from_numpy(pair.msi_valid),
+                                 always_denoise=False, progress=_sub(progress, 0.6, 1.0), **fit)[2]

@@ -237,11 +237,6 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="48"/>
-        <source>Strength of the non-local means applied to the MSI before it guides the reconstruction (the MSI&apos;s noise would otherwise go into every fused band; its level is estimated from the data). 0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <location filename="../build/i18n/tool_specs.py" line="57"/>
         <source>Compute device</source>
         <translation type="unfinished"></translation>
@@ -819,6 +814,11 @@ Limits
     <message>
         <location filename="../build/i18n/tool_specs.py" line="52"/>
         <source>The MSI&apos;s own blur, as its sensor&apos;s specification gives it: the contrast kept at the Nyquist frequency (for example about 0.15-0.3 for Sentinel-2&apos;s 10 m bands). The fusion takes its detail from the MSI and cannot tell its blur from the HSI&apos;s, so a blurred MSI gives a blurred result; below 1 the MSI is restored first (a Wiener filter of a Gaussian blur with that MTF, gain bounded). 1: no restoration. A value well below the MSI&apos;s real MTF over-sharpens it (ringing and noise): give the specification&apos;s value, not a guess.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../build/i18n/tool_specs.py" line="48"/>
+        <source>Strength of the non-local means applied to the MSI before it guides the reconstruction (the MSI&apos;s noise would otherwise go into every fused band; its level is estimated from the data). 0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more. Where the MSI is noisy (below 35 dB), the blur kernel and the response are fitted again on the denoised MSI: its noise would otherwise spread the kernel.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

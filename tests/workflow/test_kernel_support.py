@@ -1,6 +1,6 @@
 """The blur's support in the workflow: chosen from the data and recorded in the degradation JSON
 and the report; a support given with KERNEL_SIZE is used as given, and one that cuts the blur off
-is a warning in the log."""
+is a warning in the log; a noisy MSI's refit (core/kernel_refit.py) is on record too."""
 import json
 
 import pytest
@@ -38,3 +38,26 @@ def test_given_support_wins_and_warns_when_too_small(wide_blur, tmp_path):
     assert d["kernel_support"] == len(d["kernel"]) == 5
     assert d["kernel_border_mass"] > 0.01 and "KERNEL_SIZE" in d["kernel_warning"]
     assert [w for w in fb.warnings if w.startswith("kernel:") and "KERNEL_SIZE" in w]
+
+
+def test_a_clean_msi_is_fitted_once_and_a_noisy_one_refitted_on_record(wide_blur, tmp_path_factory, tmp_path):
+    fb = Recording()
+    run_estimation(EstimationRequest(hsi=wide_blur["hsi"], msi=wide_blur["msi"], output=str(tmp_path / "c.json"),
+                                     device="cpu"), fb)
+    d = json.loads((tmp_path / "c.json").read_text())
+    assert d["msi_snr_db"] > 35 and d["kernel_refitted_on_denoised_msi"] is False
+    assert not [m for m in fb.infos if "fitted again" in m]
+
+    noisy = write_scene(make_scene(size=128, scale=4, bands=20, snr_db=25.0, seed=0),
+                        str(tmp_path_factory.mktemp("noisy")))
+    fb = Recording()
+    run_estimation(EstimationRequest(hsi=noisy["hsi"], msi=noisy["msi"], output=str(tmp_path / "n.json"),
+                                     report=str(tmp_path / "n.html"), device="cpu"), fb)
+    d = json.loads((tmp_path / "n.json").read_text())
+    assert d["msi_snr_db"] < 35 and d["kernel_refitted_on_denoised_msi"] is True
+    assert [m for m in fb.infos if "fitted again on the denoised MSI" in m]
+    assert "the denoised MSI (refit)" in (tmp_path / "n.html").read_text(encoding="utf-8")
+
+    run_estimation(EstimationRequest(hsi=noisy["hsi"], msi=noisy["msi"], output=str(tmp_path / "off.json"),
+                                     msi_denoising=0.0, device="cpu"), Recording())
+    assert "msi_snr_db" not in json.loads((tmp_path / "off.json").read_text())
