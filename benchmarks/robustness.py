@@ -19,7 +19,8 @@ case says so, corrupted further; then:
 The network's fitting is left out everywhere (``outer_iterations=0``): on every case measured it
 changed the start by at most 0.02 dB (docs/benchmarks.md) and it costs most of the time.
 
-Cases: a Gaussian PSF of sigma 3 px at x4, ``kernel_00`` moved by half an LR pixel (4, 4 MSI px),
+Cases: a Gaussian PSF of sigma 3 px at x4, two of the broad 48 x 48 kernels of
+``bmhf_blur_kernels20_allC.npz`` at x8 (16 and 23 % of their mass beyond 41 px), ``kernel_00`` moved by half an LR pixel (4, 4 MSI px),
 25 dB white noise, column stripes (offsets of 1-3 noise standard deviations in a third of the
 bands, 30 dB), 0.5 % dead or saturated pixels in a third of the bands, and another camera's response
 (``cameras52_allR.npz`` camera 10), every motion kernel of ``srf/f_set_12_kernels.npz`` (13-35 px) at x8, 40 and 30 dB, and a **realistic pair**
@@ -165,10 +166,14 @@ def build_cases(data: Path) -> list[Case]:
     k = lambda i: bank[f"kernel_{i:02d}"].astype(np.float64) / bank[f"kernel_{i:02d}"].sum()  # noqa: E731
     moved = np.zeros((13 + 8,) * 2)
     moved[8:, 8:] = k(0)                                   # centroid moved by (+4, +4) MSI pixels
+    broad = np.load(data / "srf" / "bmhf_blur_kernels20_allC.npz")["kernels"]
+    b = lambda i: np.pad(broad[:, :, i], ((0, 1), (0, 1))) / broad[:, :, i].sum()  # noqa: E731  (48 px: odd support)
     camera = np.load(data / "srf" / "cameras52_allR.npz")["srf"][:, :, 10]
     camera = camera / camera.sum(axis=1, keepdims=True)
     return [
         Case("gauss sigma 3 (19 px) x4 40 dB", gaussian_kernel(19, 3.0), 4, 40.0),
+        Case("broad kernel bmhf 05 (48 px) x8 40 dB", b(5), 8, 40.0),
+        Case("broad kernel bmhf 10 (48 px) x8 40 dB", b(10), 8, 40.0),
         Case("motion 13 px off by half an LR pixel x8 40 dB", moved / moved.sum(), 8, 40.0),
         Case("white noise 25 dB x8", k(0), 8, 25.0),
         Case("column stripes x8 30 dB", k(0), 8, 30.0, corrupt=stripes),

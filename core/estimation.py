@@ -16,13 +16,14 @@ rates, which barely moves K. The fusion later refines K and P against the curren
 the kernel is first fitted on the default support (``2·scale + 1``); if more than
 :data:`KERNEL_BORDER_LIMIT` of its mass lies on the one-pixel frame of that support, the blur is
 cut off there (a wider blur piles what the support cannot reach onto its border), so the kernel is
-fitted again on a wider support: 3·scale + 1, then, if still cut off there, the widest the search
-allows (:func:`~.kernels.widest_kernel_size`, 5·scale + 1, also bounded by the number of LR pixels
-and by :data:`_MAX_SEARCH_SIZE`); that kernel is cropped to the smallest centred square that holds
-all but :data:`_CROP_LOSS` of its mass (plus a one-pixel frame) and refitted there. The wide fits
-work on the normal equations (Gram matrices accumulated over LR row chunks, see
-:class:`_GramProblem`), so their memory does not grow with the number of pixels. The diagnostics record every support tried with its residual, the border mass of the result, and
-a plain-language warning when the kernel still touches its border.
+fitted again on a wider support: 3·scale + 1, then, while still cut off, 5·scale + 1 and the widest
+the search allows (:func:`~.kernels.widest_kernel_size`, 7·scale + 1, also bounded by the number of
+LR pixels and by :data:`_MAX_SEARCH_SIZE`); the first kernel off its border, or the last, is
+cropped to the smallest centred square that holds all but :data:`_CROP_LOSS` of its mass (plus a
+one-pixel frame) and refitted there. The wide fits work on the normal equations (Gram matrices
+accumulated over LR row chunks, see :class:`_GramProblem`), so their memory does not grow with the
+number of pixels. The diagnostics record every support tried with its residual, the border mass of
+the result, and a plain-language warning when the kernel still touches its border.
 """
 from __future__ import annotations
 
@@ -215,18 +216,19 @@ def _widen(pair: NormalizedPair, k: np.ndarray, p: np.ndarray, k0: np.ndarray, p
            history: list[float], progress: Progress | None, cancel: Cancel | None):
     """The kernel touched its border: grow the support, crop the kernel to its mass and refit.
 
-    The support grows in two steps, to :func:`_middle_size` (3·scale + 1) and then to ``limit``,
+    The support grows in up to three steps, to :func:`_step_sizes` (3·scale + 1, 5·scale + 1) and
+    then to ``limit``,
     each fitted afresh from the starting kernel widened (a Gaussian matching the scale by default;
     not the cut-off fit, whose border pile would have to be unlearnt). The first step whose kernel
     keeps its border under :data:`KERNEL_BORDER_LIMIT`, or the last, is cropped to the smallest
     centred square holding all but :data:`_CROP_LOSS` of its mass plus a one-pixel frame and
     refitted there (kept if it stays off its border). A wide Gram matrix costs size⁴, so a blur up
-    to 3·scale pixels wide never pays for the widest one.
+    to 3·scale pixels wide never pays for the wider ones, nor one up to 5·scale for the widest.
 
     Returns ``(k, p, samples)``; ``tried`` gets one entry per support, with all residuals measured
     on the samples of the last (widest) problem, so that they compare."""
     fits = [(k, p)]
-    sizes = [n for n in sorted({_middle_size(pair.scale), limit}) if tried[0]["size"] < n <= limit]
+    sizes = [n for n in sorted({*_step_sizes(pair.scale), limit}) if tried[0]["size"] < n <= limit]
     share = 1.0 / len(sizes)
     for i, n in enumerate(sizes):
         wide = _GramProblem(pair, n, rng, cancel)
@@ -251,10 +253,9 @@ def _widen(pair: NormalizedPair, k: np.ndarray, p: np.ndarray, k0: np.ndarray, p
     return k_w, p_w, wide.samples
 
 
-def _middle_size(scale: int) -> int:
-    """The first step of the search: 3·scale + 1 (25 at x8), odd."""
-    n = 3 * int(scale) + 1
-    return n + 1 - n % 2
+def _step_sizes(scale: int) -> tuple[int, int]:
+    """The search's steps before its widest: 3·scale + 1 and 5·scale + 1 (25 and 41 at x8), odd."""
+    return tuple(n + 1 - n % 2 for n in (3 * int(scale) + 1, 5 * int(scale) + 1))
 
 
 def _kernel_warning(size: int, mass: float, fixed: bool, limit: int, scale: int) -> str | None:

@@ -186,7 +186,7 @@ INNER_ITERATIONS = Param("INNER_ITERATIONS", "int", "Inner iterations", "Gradien
 KERNEL_SUPPORT = Param(
     "KERNEL_SIZE", "int", "Blur kernel support (MSI pixels, 0 = from the data)",
     "Side of the square support on which the HSI's blur kernel is estimated. 0: chosen from the data (it starts at "
-    "2 x scale + 1 and grows, up to 5 x scale + 1 and at most 49, while the kernel piles its mass on the support's "
+    "2 x scale + 1 and grows, up to 7 x scale + 1 and at most 49, while the kernel piles its mass on the support's "
     "border, i.e. while the blur is cut off). A size given here is used as it is (even sizes are rounded up to odd); "
     "the log and the report warn when the kernel still touches its border.", 0, 0, 99, advanced=True)
 TILE_SIZE = Param("TILE_SIZE", "int", "Tile size (MSI pixels, 0 = automatic)", TILE_HELP, 0, 0, 16384,

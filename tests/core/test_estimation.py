@@ -180,14 +180,35 @@ def test_given_kernel_size_wins_and_warns_when_cut():
 
 
 def test_blur_wider_than_the_search_sets_the_warning():
-    """At x2 the search stops at 11 x 11 (5·scale + 1); a Gaussian sigma 3 does not fit there."""
+    """At x2 the search stops at 15 x 15 (7·scale + 1), after 7 and 11; a Gaussian sigma 3 does
+    not fit there."""
     y, z = _wide_case(gaussian_kernel(21, 3.0), 2, size=96)
     deg = estimate_degradation(y, z, device="cpu")
     _support_diagnostics_are_consistent(deg)
     d = deg.diagnostics
-    assert d.kernel_support_limit == 11 and deg.kernel.shape == (11, 11)
+    assert d.kernel_support_limit == 15 and deg.kernel.shape == (15, 15)
+    assert [t["size"] for t in d.kernel_support_tried] == [5, 7, 11, 15]
     assert d.kernel_truncated
-    assert "11x11" in d.kernel_warning and "KERNEL_SIZE" in d.kernel_warning
+    assert "15x15" in d.kernel_warning and "KERNEL_SIZE" in d.kernel_warning
+
+
+def test_blur_beyond_five_times_the_scale_found_in_the_last_step():
+    """Gaussian sigma 4 at x4 (25 px): cut off at 21 x 21 (5·scale + 1), held by the last step
+    (29 x 29, 7·scale + 1) and cropped to its mass."""
+    truth = gaussian_kernel(25, 4.0)
+    y, z = _wide_case(truth, 4)
+    deg = estimate_degradation(y, z, device="cpu")
+    _support_diagnostics_are_consistent(deg)
+    d = deg.diagnostics
+    sizes = [t["size"] for t in d.kernel_support_tried]
+    assert sizes[:4] == [9, 13, 21, 29], sizes
+    assert d.kernel_support_tried[2]["border_mass"] > 0.01
+    assert deg.kernel.shape[0] > 21 and not d.kernel_truncated
+    assert d.kernel_support_tried[3]["residual"] < d.kernel_support_tried[2]["residual"]
+    # measured: 0.898 (the 21 x 21 fit: 0.884, with 4.3 % of its mass on its border); 32 x 32 LR
+    # pixels do not pin a blur this broad much closer
+    kc = kernel_correlation(truth, deg.kernel)
+    assert kc > 0.85, f"kernel correlation {kc:.3f}"
 
 
 @needs_data
