@@ -40,6 +40,9 @@ class EstimationDiagnostics:
     refitted_on_denoised_msi: bool = False
     #: the first fit's kernel support when refitted [MSI pixels]; 0 otherwise
     first_fit_kernel_support: int = 0
+    #: the first kernel's correlation with its moment-matched Gaussian (a Gaussian-like blur is not
+    #: refitted: core/kernel_refit.py); None when not measured
+    kernel_gaussian_likeness: Optional[float] = None
 
 
 @dataclass

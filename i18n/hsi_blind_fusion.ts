@@ -812,13 +812,13 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="48"/>
-        <source>Strength of the non-local means applied to the MSI before it guides the reconstruction (the MSI&apos;s noise would otherwise go into every fused band; its level is estimated from the data). 0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more. Where the MSI is noisy (below 35 dB), the blur kernel and the response are fitted again on the denoised MSI: its noise would otherwise spread the kernel.</source>
+        <location filename="../build/i18n/tool_specs.py" line="40"/>
+        <source>Side of the square support on which the HSI&apos;s blur kernel is estimated. 0: chosen from the data (it starts at 2 x scale + 1 and grows, up to 7 x scale + 1 and at most 49, while the kernel piles its mass on the support&apos;s border, i.e. while the blur is cut off). A size given here is used as it is (even sizes are rounded up to odd); the log and the report warn when the kernel still touches its border.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="40"/>
-        <source>Side of the square support on which the HSI&apos;s blur kernel is estimated. 0: chosen from the data (it starts at 2 x scale + 1 and grows, up to 7 x scale + 1 and at most 49, while the kernel piles its mass on the support&apos;s border, i.e. while the blur is cut off). A size given here is used as it is (even sizes are rounded up to odd); the log and the report warn when the kernel still touches its border.</source>
+        <location filename="../build/i18n/tool_specs.py" line="48"/>
+        <source>Strength of the non-local means applied to the MSI before it guides the reconstruction (the MSI&apos;s noise would otherwise go into every fused band; its level is estimated from the data). 0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more. Where the MSI is noisy (below 35 dB) and the blur has structure (not Gaussian-like, e.g. motion), the blur kernel and the response are fitted again on the denoised MSI: its noise would otherwise spread the kernel.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

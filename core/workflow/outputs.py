@@ -38,6 +38,8 @@ def save_degradation(inputs: Inputs, result, path: str, msi_mtf: float = 1.0) ->
     if est is not None and est.msi_snr_db is not None:
         extra["msi_snr_db"] = round(float(est.msi_snr_db), 2)
         extra["kernel_refitted_on_denoised_msi"] = bool(est.refitted_on_denoised_msi)
+        if est.kernel_gaussian_likeness is not None:
+            extra["kernel_gaussian_likeness"] = round(float(est.kernel_gaussian_likeness), 4)
     dy, dx = kernel_offset(result.kernel)
     t = inputs.pair.msi.transform
     extra["kernel_offset_msi_px"] = [round(dx, 4), round(dy, 4)]
@@ -153,7 +155,8 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
         if est.msi_snr_db is not None:
             tables["Kernel support (chosen from the data unless KERNEL_SIZE is given)"].append(
                 ("fitted on", "the denoised MSI (refit)" if est.refitted_on_denoised_msi else "the MSI as given",
-                 f"MSI SNR {est.msi_snr_db:.1f} dB"))
+                 f"MSI SNR {est.msi_snr_db:.1f} dB; first kernel's likeness to a Gaussian "
+                 f"{est.kernel_gaussian_likeness:.2f}"))
     warnings = list(inputs.warnings) + kernel_messages(result)
     if guard is not None:
         warnings += [f"guard: {p}" for p in guard.problems()]

@@ -150,8 +150,8 @@ TILE_HELP = ("Side, in MSI pixels, of the tiles the fused image is computed and 
 DENOISE_HELP = ("Strength of the non-local means applied to the MSI before it guides the reconstruction (the "
                 "MSI's noise would otherwise go into every fused band; its level is estimated from the data). "
                 "0 turns it off, e.g. for an MSI that is already denoised; higher values smooth more. Where the MSI "
-                "is noisy (below 35 dB), the blur kernel and the response are fitted again on the denoised MSI: its "
-                "noise would otherwise spread the kernel.")
+                "is noisy (below 35 dB) and the blur has structure (not Gaussian-like, e.g. motion), the blur kernel "
+                "and the response are fitted again on the denoised MSI: its noise would otherwise spread the kernel.")
 REPORT_HELP = ("Optional: an HTML page (figures embedded) with the kernel and responses beside their starting "
                "points, colour previews, per-band residuals, losses, settings, timings and device. QGIS "
                "opens it in the results viewer.")

@@ -3,7 +3,8 @@
 Measured when written (CAVE training crops 256 x 256, x8, kernel_02, seed 1; kernel correlation
 first fit -> refit): paints 30 dB 0.875 -> 0.936, feathers 30 dB 0.923 -> 0.963, 25 dB 0.854 ->
 0.938; cd 30 dB 0.920 -> 0.921. The test asks for +0.03 on paints at 30 dB, and for no change at all
-at 40 dB, where the refit is skipped.
+at 40 dB, where the refit is skipped, nor for a Gaussian blur at 30 dB (refitted, a Gaussian x8 blur
+on paints fell 0.944 -> 0.867: such a first kernel is kept).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 import torch
 
 from hsi_blind_fusion.core import estimate_degradation, fuse, simulate
-from hsi_blind_fusion.core.kernel_refit import REFIT_BELOW_SNR_DB, msi_snr_db
+from hsi_blind_fusion.core.kernel_refit import GAUSSIAN_LIKE, REFIT_BELOW_SNR_DB, gaussian_likeness, msi_snr_db
+from hsi_blind_fusion.core.kernels import gaussian_kernel
 from hsi_blind_fusion.core.metrics import kernel_correlation
 from helpers.scenes import cave_crop, motion_kernel, needs_data, nikon_srf, synthetic_cube, synthetic_srf
 
@@ -34,6 +36,18 @@ def test_msi_snr_reads_the_simulated_snr_and_ignores_invalid_pixels():
     assert math.isinf(msi_snr_db(zt, torch.zeros_like(sigma)))
 
 
+def test_gaussian_likeness_tells_a_gaussian_blur_from_a_motion_trail():
+    assert gaussian_likeness(gaussian_kernel(15, 2.0)) > 0.999
+    off = np.zeros((21, 21))
+    off[6:, 2:17] = gaussian_kernel(15, 2.0)[:, :] * np.exp(-0.02 * (np.arange(15) - 7) ** 2)[None, :]
+    assert gaussian_likeness(off) > 0.99                  # off centre, elliptical: still a Gaussian
+    trail = np.zeros((17, 17))
+    trail[np.arange(3, 14), np.arange(3, 14)] = 1.0       # a diagonal motion trail
+    trail[8, 4:13] += 0.5
+    assert gaussian_likeness(trail) < 0.8 < GAUSSIAN_LIKE
+    assert gaussian_likeness(np.ones((1, 1))) == pytest.approx(1.0)
+
+
 @needs_data
 def test_noisy_msi_refit_sharpens_the_kernel_and_a_clean_one_is_fitted_once():
     x, kernel = cave_crop("paints", 256), motion_kernel("kernel_02")
@@ -41,7 +55,7 @@ def test_noisy_msi_refit_sharpens_the_kernel_and_a_clean_one_is_fitted_once():
     once = estimate_degradation(y, z, msi_denoising=0)
     refit = estimate_degradation(y, z)
     d = refit.diagnostics
-    assert d.refitted_on_denoised_msi and d.msi_snr_db < REFIT_BELOW_SNR_DB
+    assert d.refitted_on_denoised_msi and d.msi_snr_db < REFIT_BELOW_SNR_DB and d.kernel_gaussian_likeness < 0.9
     assert d.first_fit_kernel_support == once.kernel.shape[0]
     assert once.diagnostics.msi_snr_db is None and not once.diagnostics.refitted_on_denoised_msi
     first, second = kernel_correlation(kernel, once.kernel), kernel_correlation(kernel, refit.kernel)
@@ -56,3 +70,11 @@ def test_noisy_msi_refit_sharpens_the_kernel_and_a_clean_one_is_fitted_once():
     clean = estimate_degradation(y, z)
     assert not clean.diagnostics.refitted_on_denoised_msi and clean.diagnostics.msi_snr_db > REFIT_BELOW_SNR_DB
     np.testing.assert_array_equal(clean.kernel, estimate_degradation(y, z, msi_denoising=0).kernel)
+
+    blur = gaussian_kernel(17, 2.5)
+    y, z = simulate(x, blur, nikon_srf(), 8, snr_db=30.0, seed=1)
+    smooth = estimate_degradation(y, z)
+    d = smooth.diagnostics
+    assert d.msi_snr_db < REFIT_BELOW_SNR_DB and d.kernel_gaussian_likeness >= GAUSSIAN_LIKE
+    assert not d.refitted_on_denoised_msi
+    np.testing.assert_array_equal(smooth.kernel, estimate_degradation(y, z, msi_denoising=0).kernel)
