@@ -19,7 +19,8 @@ case says so, corrupted further; then:
 The network's fitting is left out everywhere (``outer_iterations=0``): on every case measured it
 changed the start by at most 0.02 dB (docs/benchmarks.md) and it costs most of the time.
 
-Cases: a Gaussian PSF of sigma 3 px at x4, two of the broad 48 x 48 kernels of
+Cases: a Gaussian PSF of sigma 3 px at x4 (40 and 30 dB) and one of sigma 3.4 px (FWHM one LR
+pixel) at x8 and 30 dB, two of the broad 48 x 48 kernels of
 ``bmhf_blur_kernels20_allC.npz`` at x8 (16 and 23 % of their mass beyond 41 px), ``kernel_00`` moved by half an LR pixel (4, 4 MSI px),
 25 dB white noise, column stripes (offsets of 1-3 noise standard deviations in a third of the
 bands, 30 dB), 0.5 % dead or saturated pixels in a third of the bands, and another camera's response
@@ -172,6 +173,8 @@ def build_cases(data: Path) -> list[Case]:
     camera = camera / camera.sum(axis=1, keepdims=True)
     return [
         Case("gauss sigma 3 (19 px) x4 40 dB", gaussian_kernel(19, 3.0), 4, 40.0),
+        Case("gauss sigma 3 (19 px) x4 30 dB", gaussian_kernel(19, 3.0), 4, 30.0),
+        Case("gauss sigma 3.4 (23 px) x8 30 dB", gaussian_kernel(23, 8 / 2.355), 8, 30.0),
         Case("broad kernel bmhf 05 (48 px) x8 40 dB", b(5), 8, 40.0),
         Case("broad kernel bmhf 10 (48 px) x8 40 dB", b(10), 8, 40.0),
         Case("motion 13 px off by half an LR pixel x8 40 dB", moved / moved.sum(), 8, 40.0),
