@@ -12,7 +12,7 @@ training scenes, so a clean MSI is not fitted twice.
 The refit pays for blurs with structure to recover (motion trails: what noise smears, the refit
 restores). A smooth, Gaussian-like blur has none, and there the denoiser's own smoothing of fine
 texture, which the refit reads as a sharper blur, costs more than the noise's spreading: refitted,
-Gaussian PSFs at 30 dB lost 0.03-0.09 in correlation at x8 (training scenes). So a first kernel
+Gaussian PSFs at 30 dB lost 0.02-0.09 in correlation at x8 (training scenes). So a first kernel
 that is nearly its own moment-matched Gaussian (:func:`gaussian_likeness` of at least
 :data:`GAUSSIAN_LIKE`) is kept as fitted.
 """

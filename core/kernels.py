@@ -27,7 +27,7 @@ def widest_kernel_size(scale: int) -> int:
     x3). Five times the scale holds a blur two LR pixels wide on either side of its centre, and
     still one 1.5 LR pixels wide when a misregistration of half an LR pixel moves its centre (the
     support stays centred: the shift must fit inside it); the broad, slowly decaying blurs some
-    fusion benchmarks use (48 px at x8, 4-27 % of their mass beyond 41 px) need the last step."""
+    fusion benchmarks use (48 px at x8, up to 27 % of their mass beyond 41 px) need the last step."""
     n = 7 * int(scale) + 1
     return max(default_kernel_size(scale), n + 1 - n % 2)
 
