@@ -7,8 +7,9 @@ case says so, corrupted further; then:
 
 - **bicubic**: the HSI upsampled (what the guard falls back to);
 - **previous**: the blind start as it was before the robustness work: the kernel support fixed at
-  ``2·scale + 1``, the guard off, no HSI cleaning, K and P fitted once (no refit on the denoised MSI) (``fuse(outer_iterations=0)``; the rest of the
-  start, e.g. its back-projection, is today's, so this row gains from those changes too);
+  ``2·scale + 1``, the guard off, no HSI cleaning, K and P fitted once (no refit on the denoised
+  MSI) (``fuse(outer_iterations=0)``; the rest of the start, e.g. its back-projection, is today's,
+  so this row gains from those changes too);
 - **default**: the start as it is now (support from the data, the guard, HSI cleaning when the
   settings have it; ``fuse(outer_iterations=0)``);
 - **CNMF**: Yokoya's method (``benchmarks/cnmf.py``) given the *true* kernel and response (a
@@ -20,13 +21,13 @@ The network's fitting is left out everywhere (``outer_iterations=0``): on every 
 changed the start by at most 0.02 dB (docs/benchmarks.md) and it costs most of the time.
 
 Cases: a Gaussian PSF of sigma 3 px at x4 (40 and 30 dB) and one of sigma 3.4 px (FWHM one LR
-pixel) at x8 and 30 dB, two of the broad 48 x 48 kernels of
-``bmhf_blur_kernels20_allC.npz`` at x8 (16 and 23 % of their mass beyond 41 px), ``kernel_00`` moved by half an LR pixel (4, 4 MSI px),
-25 dB white noise, column stripes (offsets of 1-3 noise standard deviations in a third of the
-bands, 30 dB), 0.5 % dead or saturated pixels in a third of the bands, and another camera's response
-(``cameras52_allR.npz`` camera 10), every motion kernel of ``srf/f_set_12_kernels.npz`` (13-35 px) at x8, 40 and 30 dB, and a **realistic pair**
-in which the MSI is not P·X (:func:`realistic_pair`): its own MTF (0.17 at Nyquist), a per-band
-power-law radiometric response (exponents 0.92-1.08), MSI bands reaching beyond the HSI's range, a
+pixel) at x8 and 30 dB, two of the broad 48 x 48 kernels of ``bmhf_blur_kernels20_allC.npz`` at
+x8 (16 and 23 % of their mass beyond 41 px), ``kernel_00`` moved by half an LR pixel (4, 4 MSI
+px), 25 dB white noise, column stripes (offsets of 1-3 noise standard deviations in a third of the
+bands, 30 dB), 0.5 % dead or saturated pixels in a third of the bands, another camera's response
+(``cameras52_allR.npz`` camera 10), every motion kernel of ``srf/f_set_12_kernels.npz`` (13-35
+px) at x8, 40 and 30 dB, and a **realistic pair** in which the MSI is not P·X
+(:func:`realistic_pair`): its own MTF (0.17 at Nyquist), a per-band power-law radiometric response (exponents 0.92-1.08), MSI bands reaching beyond the HSI's range, a
 sub-pixel misregistration and a Gaussian HSI PSF; on the CAVE scenes at x8 (Nikon response over
 400-700 nm, HSI 420-680 nm) and on the airborne development scenes (Jasper Ridge, AVIRIS
 Gatorsense) at x4 (Sentinel-2 B2/B3/B4/B8, HSI 470-850 nm). There the row **default + MSI_MTF**

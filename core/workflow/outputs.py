@@ -69,7 +69,7 @@ def kernel_messages(result) -> list[str]:
 def refit_messages(result) -> list[str]:
     """Whether K and P were fitted again on the denoised MSI (core/kernel_refit.py), if measured."""
     est = estimation_diagnostics(result)
-    if est is None or est.msi_snr_db is None or not est.refitted_on_denoised_msi:
+    if est is None or not est.refitted_on_denoised_msi:      # a refit always records the SNR it read
         return []
     return [f"The MSI is noisy (SNR about {est.msi_snr_db:.1f} dB): the kernel and response were fitted again on "
             f"the denoised MSI (first fit {est.first_fit_kernel_support} px, refit {est.kernel_support} px)"]
