@@ -113,8 +113,9 @@ class ClassicalEstimator:
                 read = lr_rows_read(r0, r1, s, lr_window.height)
                 up = torch.matmul(up_rows[r0:r1, read], cols[:, :, read])
                 xc = x[c.start - first : c.stop - first, r0:r1]              # a view: written in place
-                xc.copy_(up[0])
-                for m in range(z.shape[0]):       # (not addcmul_: its rounding can vary with the thread count)
+                # offset + the first product straight into the view (a copy first costs a pass)
+                torch.add(up[0], up[1].mul_(z[0, r0:r1]), out=xc)
+                for m in range(1, z.shape[0]):    # (not addcmul_: its rounding can vary with the thread count)
                     xc.add_(up[m + 1].mul_(z[m, r0:r1]))
         return x
 

@@ -280,10 +280,14 @@ class TileRenderer:
     def to_output(self, x: torch.Tensor, msi_valid: np.ndarray, hsi_invalid_hr: Optional[np.ndarray]) -> np.ndarray:
         """A tile in normalized units brought to the HSI's units (non-negative when the HSI is), NaN
         where the MSI is invalid and where the HSI is (``hsi_invalid_hr``: (h, w), or per band)."""
-        b = x.detach().cpu().numpy().astype(np.float32, copy=False) * np.float32(self.y_unit)   # one new array
+        # one new array, scaled (and clipped) by torch on all threads and on the tile's device
+        out = x.detach().to(torch.float32).mul(torch.tensor(np.float32(self.y_unit), device=x.device))
         if self.clip:
-            np.maximum(b, 0, out=b)
-        b[:, ~np.asarray(msi_valid, dtype=bool)] = np.nan
+            out.clamp_(min=0)
+        b = out.cpu().numpy()
+        msi_valid = np.asarray(msi_valid, dtype=bool)
+        if not msi_valid.all():          # a boolean index over a large tile costs a pass even when empty
+            b[:, ~msi_valid] = np.nan
         if hsi_invalid_hr is not None:
             b[np.broadcast_to(hsi_invalid_hr if hsi_invalid_hr.ndim == 3 else hsi_invalid_hr[None], b.shape)] = np.nan
         return b

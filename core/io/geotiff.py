@@ -152,12 +152,13 @@ class WindowWriter:
                 or window.col_stop > self.width:
             raise ValueError(f"block {b.shape} at {window} does not fit the {self.bands} x {self.height} x "
                              f"{self.width} output")
-        bad = np.isfinite(b)
-        np.logical_not(bad, out=bad)
+        import torch      # one multi-threaded pass, no tile-sized mask (a tile is a quarter GB)
+
+        torch.from_numpy(b).nan_to_num_(self.nodata, self.nodata, self.nodata)
         if self.valid is not None:
-            bad |= ~self.valid[None, r0 : r0 + b.shape[1], c0 : c0 + b.shape[2]]
-        b[bad] = self.nodata
-        del bad
+            invalid = ~self.valid[r0 : r0 + b.shape[1], c0 : c0 + b.shape[2]]
+            if invalid.any():
+                b[:, invalid] = self.nodata
         with self._env():
             self.ds.write(b, window=self._rio.windows.Window(c0, r0, b.shape[2], b.shape[1]))
             if self._half is not None:

@@ -175,6 +175,10 @@ def _read_last_block(ds) -> None:
     ds.read(ds.count, window=RioWindow(col, row, min(bw, ds.width - col), min(bh, ds.height - row)))
 
 
+#: GDAL's block cache while a raster is read whole (bytes)
+READ_CACHE_BYTES = 32 << 20
+
+
 def read_raster(path: str, window: Optional[Window] = None, info: Optional[RasterInfo] = None,
                 fill_invalid: bool = True, warp=None) -> RasterData:
     """Read a raster (or a ``window`` of it) as float32 ``(bands, H, W)`` with scale/offset applied.
@@ -191,7 +195,10 @@ def read_raster(path: str, window: Optional[Window] = None, info: Optional[Raste
 
     info = info or raster_info(path)
     win = None if window is None else RioWindow(window.col, window.row, window.width, window.height)
-    with open_quietly(info.path) as src, contextlib.ExitStack() as stack:
+    # a small block cache: the pixels go straight into the array, and a large MSI's cached blocks
+    # (GDAL's default cache is 5 % of RAM) would stay in the heap after the file is closed
+    with require_rasterio().Env(GDAL_CACHEMAX=READ_CACHE_BYTES), open_quietly(info.path) as src, \
+            contextlib.ExitStack() as stack:
         ds = src if warp is None else stack.enter_context(_warped(src, warp, info.nodata))
         bands = list(range(1, src.count + 1))        # a warped view may add an alpha band
         raw = ds.read(bands, window=win, masked=False)

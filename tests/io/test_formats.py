@@ -115,11 +115,12 @@ def _overview_levels(path):
     return [np.stack([b.GetOverview(i).ReadAsArray() for b in bands]) for i in range(bands[0].GetOverviewCount())]
 
 
-@pytest.mark.parametrize("shape,tile", [((2, 520, 516), 128), ((2, 520, 516), 127), ((2, 521, 516), 128)])
-def test_overviews_made_while_writing_equal_gdals(tmp_path, monkeypatch, shape, tile):
+@pytest.mark.parametrize("shape,tile,levels", [((2, 520, 516), 128, 2), ((2, 520, 516), 127, 2),
+                                               ((2, 521, 516), 128, 2), ((2, 1036, 1032), 256, 3)])
+def test_overviews_made_while_writing_equal_gdals(tmp_path, monkeypatch, shape, tile, levels):
     """Averaged from the windows as they are written (even sides, windows on even pixels) or, for
     odd windows and odd sides, built by GDAL from the file: the same overviews either way, and no
-    temporary file left."""
+    temporary file left. 1036 x 1032: the second level has an odd side (259), the third is GDAL's."""
     import hsi_blind_fusion.core.io.geotiff as geotiff
 
     data = np.random.default_rng(1).random(shape).astype(np.float32)
@@ -136,7 +137,7 @@ def test_overviews_made_while_writing_equal_gdals(tmp_path, monkeypatch, shape, 
     ours = _overview_levels(written("ours.tif"))
     monkeypatch.setattr(geotiff, "gdal_bindings", lambda: None)
     gdals = _overview_levels(written("gdal.tif"))
-    assert [o.shape for o in ours] == [g.shape for g in gdals] and len(ours) == 2
+    assert [o.shape for o in ours] == [g.shape for g in gdals] and len(ours) == levels
     for o, g in zip(ours, gdals):
         assert np.array_equal(o == io.NODATA, g == io.NODATA) and np.allclose(o, g, atol=1e-6)
     assert sorted(os.listdir(tmp_path)) == ["gdal.tif", "ours.tif"]
