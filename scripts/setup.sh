@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything a fresh Debian 12 machine lacks to run, test and demo the plugin:
-# Debian packages (QGIS, GDAL, rasterio, scipy), a venv that sees them, pinned pip packages,
+# Debian packages (QGIS, GDAL, rasterio, scipy, Qt's translation tools for the i18n check), a venv that sees them, pinned pip packages,
 # the plugin linked into a private plugin folder and enabled in a private QGIS profile.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,7 +10,8 @@ plugins="$root/.qgis/plugins"
 profile="$root/.qgis/profile"
 
 apt_packages=(qgis python3-qgis qgis-providers python3-gdal python3-rasterio python3-scipy
-              python3-venv python3-matplotlib python3-skimage python3-psutil python3-h5py xvfb xauth)
+              python3-venv python3-matplotlib python3-skimage python3-psutil python3-h5py xvfb xauth
+              pyqt5-dev-tools qttools5-dev-tools)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

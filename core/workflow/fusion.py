@@ -32,6 +32,10 @@ from .specs import FUSION
 #: the written file: decimated for the previews, by strips for the scores)
 KEEP_IMAGE_BYTES = 256 << 20
 
+#: working memory of one written tile: 512 px tiles for 100 bands at x8 (768 with the core's 1 GB
+#: budget wrote no faster and peaked 0.6 GB higher on a 4096² scene: docs/speed.md)
+STREAMED_TILE_BUDGET = 640 << 20
+
 
 @dataclass
 class FusionOutcome:
@@ -189,7 +193,7 @@ def output_tile_size(inputs: Inputs, cfg: FusionSettings) -> int:
     if cfg.tile_size:
         return cfg.tile_size
     s = inputs.scale
-    budget = working_memory_budget(resolve_device(cfg.device))
+    budget = working_memory_budget(resolve_device(cfg.device), cap_bytes=STREAMED_TILE_BUDGET)
     tile = auto_tile_size(inputs.pair.hsi.data.shape[0], streaming_reach(s), s, budget)
     step = 256 * s // math.gcd(256, s)
     return max(step, tile // step * step) if tile >= step else tile
