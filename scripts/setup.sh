@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything a fresh Debian 12 machine lacks to run, test and demo the plugin:
-# Debian packages (QGIS, GDAL, rasterio, scipy, Qt's translation tools for the i18n check), a venv that sees them, pinned pip packages,
-# the plugin linked into a private plugin folder and enabled in a private QGIS profile.
+# Debian packages (QGIS, GDAL, rasterio, scipy, Qt's translation tools for the i18n check), a venv
+# that sees them, pinned pip packages, the plugin linked into a private plugin folder and enabled in
+# a private QGIS profile.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
