@@ -37,6 +37,9 @@ from .windows import Window, grown_on_lr_grid
 #: bytes of upsampled maps per strip of the regression image: cache-sized temporaries, which the
 #: allocator reuses (a cube-sized temporary is page-faulted in fresh at every call; 3-5x slower)
 STRIP_BYTES = 8 << 20
+#: HR columns upsampled per matrix product: the column matrix is banded (four LR columns per HR
+#: one), so a whole scene row in one dense product does mostly multiplications by zero
+COLUMN_BLOCK = 512
 
 
 @dataclass
@@ -97,26 +100,32 @@ class ClassicalEstimator:
         dt, dev = self.y.dtype, self.y.device
         x = torch.empty((sum(c.stop - c.start for c in chunks), hh, ww), dtype=dt, device=dev)
         first = chunks[0].start
-        # the upsampling as two matrix products, the row one strip by strip (cache-sized)
+        # the upsampling as two matrix products on blocks of columns (the dense column matrix of a
+        # whole scene row is mostly zeros: 4 of its LR columns count), rows strip by strip
         up_rows = interpolation_matrix(lr_window.height, s, hh, dt, dev)
         up_cols_t = interpolation_matrix(lr_window.width, s, ww, dt, dev).T
-        row_bytes = (1 + z.shape[0]) * (chunks[0].stop - chunks[0].start) * ww * x.element_size()
+        block = min(ww, COLUMN_BLOCK)
+        row_bytes = (1 + z.shape[0]) * (chunks[0].stop - chunks[0].start) * block * x.element_size()
         strip = s * max(1, STRIP_BYTES // (row_bytes * s))
         for c in chunks:
             offset = self.offset[c, lr[0], lr[1]]
             if corrected and self.lr_correction is not None:
                 offset = offset + self.lr_correction[c, lr[0], lr[1]]
             maps = torch.stack([offset] + [self.coef[m][c, lr[0], lr[1]] for m in range(z.shape[0])])
-            cols = torch.matmul(maps, up_cols_t)                 # (1 + msi bands, chunk, h, ww)
-            for r0 in range(0, hh, strip):
-                r1 = min(hh, r0 + strip)
-                read = lr_rows_read(r0, r1, s, lr_window.height)
-                up = torch.matmul(up_rows[r0:r1, read], cols[:, :, read])
-                xc = x[c.start - first : c.stop - first, r0:r1]              # a view: written in place
-                # offset + the first product straight into the view (a copy first costs a pass)
-                torch.add(up[0], up[1].mul_(z[0, r0:r1]), out=xc)
-                for m in range(1, z.shape[0]):    # (not addcmul_: its rounding can vary with the thread count)
-                    xc.add_(up[m + 1].mul_(z[m, r0:r1]))
+            for c0 in range(0, ww, block):
+                c1 = min(ww, c0 + block)
+                read_cols = lr_rows_read(c0, c1, s, lr_window.width)
+                # (1 + msi bands, chunk, h, c1 - c0)
+                cols = torch.matmul(maps[..., read_cols], up_cols_t[read_cols, c0:c1])
+                for r0 in range(0, hh, strip):
+                    r1 = min(hh, r0 + strip)
+                    read = lr_rows_read(r0, r1, s, lr_window.height)
+                    up = torch.matmul(up_rows[r0:r1, read], cols[:, :, read])
+                    xc = x[c.start - first : c.stop - first, r0:r1, c0:c1]     # a view: written in place
+                    # offset + the first product straight into the view (a copy first costs a pass)
+                    torch.add(up[0], up[1].mul_(z[0, r0:r1, c0:c1]), out=xc)
+                    for m in range(1, z.shape[0]):  # (not addcmul_: its rounding can vary with the thread count)
+                        xc.add_(up[m + 1].mul_(z[m, r0:r1, c0:c1]))
         return x
 
     def region(self, window: Window, band_chunk: int = 16) -> torch.Tensor:
