@@ -120,9 +120,10 @@ class HalfResolution:
 
 def fill_overviews(path: str, factors: Sequence[int], half: str, cancel: Optional[Cancel] = None) -> None:
     """Internal overviews ``factors`` (2, 4, ...) of the closed GeoTIFF ``path`` from ``half``, its
-    2 x 2 average: level 2 copied, the coarser levels averaged level by level (nodata left out). Compressed as the output is (DEFLATE level 1, floating-point predictor): set as
-    this thread's GDAL options, and GDAL's exception mode is left as it was (inside QGIS other code
-    shares both)."""
+    2 x 2 average: level 2 copied, the coarser levels averaged level by level (nodata left out).
+    Compressed as the output is (DEFLATE level 1, floating-point predictor): set as this thread's
+    GDAL options, and GDAL's exception mode is left as it was (inside QGIS other code shares
+    both)."""
     gdal = gdal_bindings()
     if gdal is None or list(factors)[:1] != [2]:
         raise ValueError("overviews from the half-resolution image need GDAL's bindings and a first factor of 2")

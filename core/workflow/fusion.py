@@ -32,8 +32,8 @@ from .specs import FUSION
 #: the written file: decimated for the previews, by strips for the scores)
 KEEP_IMAGE_BYTES = 256 << 20
 
-#: working memory of one written tile: 512 px tiles for 100 bands at x8 (768 with the core's 1 GB
-#: budget wrote no faster and peaked 0.6 GB higher on a 4096² scene: docs/speed.md)
+#: working memory of one written tile: 512 px tiles for 100 bands at x8 (768, with the core's 1 GB
+#: budget, wrote no faster and peaked 0.5-0.6 GB higher on a 4096² scene: docs/speed.md)
 STREAMED_TILE_BUDGET = 640 << 20
 
 
