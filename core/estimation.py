@@ -139,9 +139,7 @@ def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,
     # unless its Gram matrix would be too large (beyond _MAX_SEARCH_SIZE).
     if size <= default_kernel_size(s) or size > _MAX_SEARCH_SIZE:
         blocks = _sample_blocks(pair, size, msi_bands, rng)
-        y, z = pair.y.astype(np.float64), pair.z.astype(np.float64)
-        first = _DesignProblem(*_block_samples(pair, size, blocks, y, z), size)
-        del y, z
+        first = _DesignProblem(*_block_samples(pair, size, blocks), size)
     else:
         first = _GramProblem(pair, size, rng, cancel)
     history: list[float] = []
@@ -305,8 +303,9 @@ def _valid_lr(pair: NormalizedPair, size: int) -> np.ndarray:
     return ok
 
 
-def _block_samples(pair: NormalizedPair, size: int, blocks, y: np.ndarray, z: np.ndarray):
-    """Design and targets at valid pixels, and their horizontal/vertical differences.
+def _block_samples(pair: NormalizedPair, size: int, blocks):
+    """Design and targets at valid pixels, and their horizontal/vertical differences (float64,
+    made block by block: a float64 copy of a large MSI would be twice its size).
 
     Returns ``design (m, n, k²)``, ``y_samples (bands, n)``, ``grad_design (m, n', k²)``,
     ``grad_y (bands, n')``.
@@ -314,9 +313,8 @@ def _block_samples(pair: NormalizedPair, size: int, blocks, y: np.ndarray, z: np
     ok = _valid_lr(pair, size)
     d_rows, y_rows, gd_rows, gy_rows = [], [], [], []
     for r0, c0, bh, bw in blocks:
-        rr, cc = np.meshgrid(np.arange(r0, r0 + bh), np.arange(c0, c0 + bw), indexing="ij")
-        d = _kernel_design(z, pair.scale, size, rr.ravel(), cc.ravel()).reshape(z.shape[0], bh, bw, -1)
-        yb = y[:, r0 : r0 + bh, c0 : c0 + bw]
+        d = _block_design(pair.z, pair.scale, size, r0, c0, bh, bw)
+        yb = pair.y[:, r0 : r0 + bh, c0 : c0 + bw].astype(np.float64)
         okb = ok[r0 : r0 + bh, c0 : c0 + bw]
         d_rows.append(d[:, okb])
         y_rows.append(yb[:, okb])
@@ -338,16 +336,17 @@ def _block_samples(pair: NormalizedPair, size: int, blocks, y: np.ndarray, z: np
     return design, y_samples, grad_design, grad_y
 
 
-def _kernel_design(z: np.ndarray, scale: int, size: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Flipped MSI patches under each sampled LR pixel: ``design @ k.ravel() = ((Z*K)↓s)[rows, cols]``."""
-    p = size // 2
-    mode = "reflect" if min(z.shape[1:]) > p else "edge"
-    zp = np.pad(z, ((0, 0), (p, p), (p, p)), mode=mode)
-    r = rows * scale + scale // 2
-    c = cols * scale + scale // 2
-    d = np.arange(size)
-    patches = zp[:, r[:, None, None] + d[None, :, None], c[:, None, None] + d[None, None, :]]
-    return np.ascontiguousarray(patches[:, :, ::-1, ::-1].reshape(z.shape[0], rows.size, size * size))
+def _block_design(z: np.ndarray, scale: int, size: int, r0: int, c0: int, bh: int, bw: int) -> np.ndarray:
+    """Flipped MSI patches (float64) under the LR block ``(r0, c0, bh, bw)``: ``design @ k.ravel()
+    = ((Z*K)↓s)`` there, ``(msi bands, bh, bw, size²)``. Read from the block's own window of the
+    MSI, mirrored at the image border (np.pad's ``reflect``, or ``edge`` for an MSI narrower than
+    half the kernel), never from a padded copy of the whole MSI."""
+    lead = scale // 2 - size // 2
+    win = _window(z, r0 * scale + lead, (r0 + bh - 1) * scale + lead + size, c0 * scale + lead,
+                  (c0 + bw - 1) * scale + lead + size, min(z.shape[1:]) > size // 2).astype(np.float64)
+    r, c, d = np.arange(bh) * scale, np.arange(bw) * scale, np.arange(size)
+    patches = win[:, r[:, None, None, None] + d[None, None, :, None], c[None, :, None, None] + d[None, None, None, :]]
+    return np.ascontiguousarray(patches[..., ::-1, ::-1].reshape(z.shape[0], bh, bw, size * size))
 
 
 def _second_difference(n: int, order: np.ndarray) -> np.ndarray:
@@ -475,7 +474,7 @@ class _GramProblem:
             self.blocks = [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
                            for _ in range(count)]
         # each block's MSI with the margin its patches reach (mirrored at the image border, as
-        # _kernel_design pads); not a padded copy of the whole MSI
+        # _block_design reads it); not a padded copy of the whole MSI
         lead = s // 2 - size // 2
         reflect = min(pair.z.shape[1:]) > size // 2
         self.regions = [torch.from_numpy(_window(pair.z, r0 * s + lead, (r0 + bh - 1) * s + lead + size,
