@@ -174,12 +174,17 @@ class ClassicalEstimator:
         for _ in range(self.back_projections):
             if check:
                 check()
-            resid = self.y - a0 - lr_convolve(total, h)
+            # in place where the order of operations allows: each LR-cube temporary is 0.1 GB on a
+            # large scene's 100 bands, and they added up to the start's peak memory
+            resid = torch.sub(self.y, a0)
+            resid -= lr_convolve(total, h)
             if self.residual_weight is not None:
-                resid = resid * self.residual_weight
+                resid *= self.residual_weight
             if self.residual_projector is not None:
                 resid = torch.einsum("ab,bhw->ahw", self.residual_projector, resid)
             total += resid if adjoint is None else lr_convolve(resid, adjoint)
+            del resid
+        del a0
         self.lr_correction = total
 
 
@@ -214,14 +219,20 @@ def back_projection_operator(response: torch.Tensor, grid: int = 64) -> torch.Te
     return torch.flip(response, dims=(0, 1))
 
 
-def lr_convolve(maps: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+def lr_convolve(maps: torch.Tensor, response: torch.Tensor, band_chunk: int = 16) -> torch.Tensor:
     """``maps`` (bands, h, w) through the LR operator whose impulse response is ``response``
     (borders held constant, as the upsampling holds them)."""
     reach, bands = response.shape[-1] // 2, maps.shape[0]
-    w = torch.flip(response, dims=(0, 1))[None, None].to(maps.dtype).expand(bands, 1, *response.shape)
-    # bands as the channels of one depthwise convolution: bands as a batch took an im2col buffer
-    # of GBs on a large scene's LR grid
-    return F.conv2d(F.pad(maps[None], (reach,) * 4, mode="replicate"), w, groups=bands)[0]
+    w = torch.flip(response, dims=(0, 1))[None, None].to(maps.dtype)
+    out = torch.empty_like(maps)
+    # bands as the channels of one depthwise convolution (bands as a batch took an im2col buffer
+    # of GBs on a large scene's LR grid), a chunk at a time: the padded copy stays small
+    for b0 in range(0, bands, band_chunk):
+        part = maps[b0 : b0 + band_chunk]
+        n = part.shape[0]
+        out[b0 : b0 + n] = F.conv2d(F.pad(part[None], (reach,) * 4, mode="replicate"),
+                                    w.expand(n, 1, *response.shape), groups=n)[0]
+    return out
 
 
 def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale: int,
