@@ -339,13 +339,11 @@ def _block_samples(pair: NormalizedPair, size: int, blocks):
 def _block_design(z: np.ndarray, scale: int, size: int, r0: int, c0: int, bh: int, bw: int) -> np.ndarray:
     """Flipped MSI patches (float64) under the LR block ``(r0, c0, bh, bw)``: ``design @ k.ravel()
     = ((Z*K)↓s)`` there, ``(msi bands, bh, bw, size²)``. Read from the block's own window of the
-    MSI, mirrored at the image border (np.pad's ``reflect``, or ``edge`` for an MSI narrower than
-    half the kernel), never from a padded copy of the whole MSI."""
-    lead = scale // 2 - size // 2
-    win = _window(z, r0 * scale + lead, (r0 + bh - 1) * scale + lead + size, c0 * scale + lead,
-                  (c0 + bw - 1) * scale + lead + size, min(z.shape[1:]) > size // 2).astype(np.float64)
+    MSI (:func:`_block_window`), never from a padded copy of the whole MSI."""
+    win = _block_window(z, scale, size, r0, c0, bh, bw).astype(np.float64)
     r, c, d = np.arange(bh) * scale, np.arange(bw) * scale, np.arange(size)
-    patches = win[:, r[:, None, None, None] + d[None, None, :, None], c[None, :, None, None] + d[None, None, None, :]]
+    patches = win[:, r[:, None, None, None] + d[None, None, :, None],
+                  c[None, :, None, None] + d[None, None, None, :]]
     return np.ascontiguousarray(patches[..., ::-1, ::-1].reshape(z.shape[0], bh, bw, size * size))
 
 
@@ -407,6 +405,15 @@ class _ResponseFit:
                     "do the two images show the same place and overlapping wavelengths?")
             rows.append(sol)
         return np.asarray(rows)
+
+
+def _block_window(z: np.ndarray, scale: int, size: int, r0: int, c0: int, bh: int, bw: int) -> np.ndarray:
+    """The MSI (float32) under the LR block ``(r0, c0, bh, bw)`` with the margin a ``size`` kernel's
+    patches reach, mirrored at the image border as ``np.pad(mode="reflect")`` would (clamped to
+    the edge for an MSI no larger than half the kernel)."""
+    lead = scale // 2 - size // 2
+    return _window(z, r0 * scale + lead, (r0 + bh - 1) * scale + lead + size, c0 * scale + lead,
+                   (c0 + bw - 1) * scale + lead + size, min(z.shape[1:]) > size // 2)
 
 
 def _window(image: np.ndarray, r0: int, r1: int, c0: int, c1: int, reflect: bool) -> np.ndarray:
@@ -473,13 +480,8 @@ class _GramProblem:
             count = max(1, budget // (side * side))
             self.blocks = [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
                            for _ in range(count)]
-        # each block's MSI with the margin its patches reach (mirrored at the image border, as
-        # _block_design reads it); not a padded copy of the whole MSI
-        lead = s // 2 - size // 2
-        reflect = min(pair.z.shape[1:]) > size // 2
-        self.regions = [torch.from_numpy(_window(pair.z, r0 * s + lead, (r0 + bh - 1) * s + lead + size,
-                                                 c0 * s + lead, (c0 + bw - 1) * s + lead + size, reflect))
-                        for r0, c0, bh, bw in self.blocks]
+        # each block's MSI with the margin its patches reach; not a padded copy of the whole MSI
+        self.regions = [torch.from_numpy(_block_window(pair.z, s, size, *block)) for block in self.blocks]
         y = torch.from_numpy(pair.y.astype(np.float64))
         ok = torch.from_numpy(self.ok)
         n2 = size * size
