@@ -27,8 +27,9 @@ px), 25 dB white noise, column stripes (offsets of 1-3 noise standard deviations
 bands, 30 dB), 0.5 % dead or saturated pixels in a third of the bands, another camera's response
 (``cameras52_allR.npz`` camera 10), every motion kernel of ``srf/f_set_12_kernels.npz`` (13-35
 px) at x8, 40 and 30 dB, and a **realistic pair** in which the MSI is not P·X
-(:func:`realistic_pair`): its own MTF (0.17 at Nyquist), a per-band power-law radiometric response (exponents 0.92-1.08), MSI bands reaching beyond the HSI's range, a
-sub-pixel misregistration and a Gaussian HSI PSF; on the CAVE scenes at x8 (Nikon response over
+(:func:`realistic_pair`): its own MTF (0.17 at Nyquist), a per-band power-law radiometric
+response (exponents 0.92-1.08), MSI bands reaching beyond the HSI's range, a sub-pixel
+misregistration and a Gaussian HSI PSF; on the CAVE scenes at x8 (Nikon response over
 400-700 nm, HSI 420-680 nm) and on the airborne development scenes (Jasper Ridge, AVIRIS
 Gatorsense) at x4 (Sentinel-2 B2/B3/B4/B8, HSI 470-850 nm). There the row **default + MSI_MTF**
 gives the fusion the MSI's MTF as a specification would (0.25, not the true 0.17; on the other cases,

@@ -124,7 +124,8 @@ class ClassicalEstimator:
                     xc = x[c.start - first : c.stop - first, r0:r1, c0:c1]     # a view: written in place
                     # offset + the first product straight into the view (a copy first costs a pass)
                     torch.add(up[0], up[1].mul_(z[0, r0:r1, c0:c1]), out=xc)
-                    for m in range(1, z.shape[0]):  # (not addcmul_: its rounding can vary with the thread count)
+                    # (not addcmul_: its rounding can vary with the thread count)
+                    for m in range(1, z.shape[0]):
                         xc.add_(up[m + 1].mul_(z[m, r0:r1, c0:c1]))
         return x
 
