@@ -12,9 +12,10 @@ band is predicted from the *other* bands (leave-one-band-out fit in a spectral s
 prediction carries the scene but none of the band's own defects, and the residual holds them.
 
 - Subspace: the median spectrum plus principal directions of the noise-whitened cube, those
-  concentrated on a single band left out (a band's own defect is not scene), as many as predict
-  held-out bands of held-out columns best (cross-validation over alternate column pairs: a
-  direction fitted to column stripes does not carry over to other columns). The first passes take
+  concentrated on a single band left out (a band's own defect is not scene); each band is
+  predicted from as many of them as predict it best on held-out columns (cross-validation over
+  alternate column pairs: a direction fitted to column stripes does not carry over to other
+  columns). The first passes take
   the directions from spatial differences that cancel offsets (mixed second differences, then
   vertical ones), later passes from the destriped values themselves, which also see scene
   structure that runs along the columns.
@@ -23,7 +24,9 @@ prediction carries the scene but none of the band's own defects, and the residua
   smooth: frequencies of the profile far above its white level are shrunk to it. Noise and
   localized scene residue also leave column means, so the profiles of separate segments of the
   columns (top, bottom, ...) must agree significantly; the agreed share (Wiener) is removed.
-  Rows likewise.
+  A band's stripes echo in the residuals of the bands predicted from it, so which bands are
+  striped is decided from all of them together (a greedy joint fit: the echo of an edge band's
+  stripes in its neighbour is not taken for stripes of the neighbour's own). Rows likewise.
 - Impulses: values whose residual is far out and isolated in space and spectrum, outside the
   range of their spatial neighbours and a spike between their spectral neighbours (real content
   of an LR image has passed through the sensor's blur and rarely jumps in one band only). They
@@ -59,6 +62,10 @@ _SCHEDULE = (("mixed", False), ("mixed", True), ("vertical", True), ("values", T
 _FIRST_STRIPES_Z = 3.0
 #: share of a band's removed stripe variance counted as extra noise in the next pass's fits
 _STRIPE_DOUBT = 0.3
+#: ridge of the joint fit that picks the striped bands, relative to its Gram matrix's mean diagonal:
+#: adjacent striped bands are nearly collinear and unregularized they fit scene residue (training
+#: scenes: 0.01 / 0.03 / 0.1 left 0.08 / 0.07 / 0.07 dB of identifiable stripe cost, worst 0.64 / 0.31 / 0.35)
+_JOINT_RIDGE = 0.03
 
 
 def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, denoise: bool = False,
@@ -112,17 +119,19 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
         cur = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
         scale = (sigma ** 2 + _STRIPE_DOUBT * (col.pow(2).mean(1) + row.pow(2).mean(1))).sqrt()
         check()
-        basis = _spectral_basis(cur, ok, scale, mode, max_rank)
+        basis, ranks = _spectral_basis(cur, ok, scale, mode, max_rank)
         check()
-        loo = _predict(cur, ok, bad, scale, basis)
+        loo = _predict(cur, ok, bad, scale, basis, ranks)
         resid = raw - loo                                    # what only band b holds (plus noise)
         use = ok[None] & ~bad
         sigma = _mixed_difference_sigma(resid, use)
         if destripe and stripes:
             z = stripe_z * (_FIRST_STRIPES_Z if first_stripes else 1.0)
             first_stripes = False
-            col = _offsets(resid, use, z, white)
-            row = _offsets((resid - col[:, None, :]).transpose(1, 2), use.transpose(1, 2), z, white)
+            mix = _loo_operator(basis, ranks)
+            new_col = _offsets(resid, use, z, white, mix, col, scale)
+            row = _offsets((resid - new_col[:, None, :]).transpose(1, 2), use.transpose(1, 2), z, white, mix, row, scale)
+            col = new_col
         if outliers:
             check()
             offsets = col[:, None, :] + row[:, :, None]
@@ -133,7 +142,7 @@ def clean_hsi(y, valid=None, *, destripe: bool = True, outliers: bool = True, de
     col, row, bad = _keep_significant(col, row, bad, ratio, min_stripe_to_noise, min_outliers, info)
     cleaned = torch.where(bad, loo, raw - col[:, None, :] - row[:, :, None])
     if denoise:
-        cleaned = _project(cleaned, ok, scale, basis)
+        cleaned = _project(cleaned, ok, scale, basis[:, : int(ranks.median())])
     cleaned = torch.where(ok[None], cleaned, cube)
     striped = (col.abs().sum(1) > 0) | (row.abs().sum(1) > 0)
     info["striped_bands"] = int(striped.sum())
@@ -195,31 +204,36 @@ def _thin(t: torch.Tensor, most: int = 1 << 13) -> torch.Tensor:
 
 
 def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, scale: torch.Tensor, mode: str, max_rank: int,
-                    max_pixels: int = 2048) -> torch.Tensor:
-    """Orthonormal ``(bands, k)`` basis of the spectra whitened by ``scale``: the median spectrum
-    plus principal directions (:func:`_directions`), as many as predict held-out bands of held-out
-    pixels best.
+                    max_pixels: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Orthonormal ``(bands, k)`` basis of the spectra whitened by ``scale`` (the median spectrum
+    plus principal directions, :func:`_directions`) and each band's rank ``(bands,)``: how many of
+    its leading vectors predict that band, left out, best on held-out pixels.
 
-    The dimension is chosen by two-fold cross-validation over alternate pairs of columns: the basis
+    The ranks are chosen by two-fold cross-validation over alternate pairs of columns: the basis
     of one fold predicts, band by band and leaving the band out, the other fold's pixels. Judged on
     the pixels it was estimated from, a direction fitted to their noise, or to one band's column
-    stripes, would look useful."""
+    stripes, would look useful. Per band: a band with content of its own (a spectrum's edge) reaches
+    a leverage near 1 long before the others stop gaining, and one rank for all left the others'
+    scene residue in their column means, where it reads as stripes (docs/hsi_noise.md)."""
     bands, h, w = cur.shape
     wcur = cur / scale[:, None, None]
     q = _directions(wcur, ok, mode, max_rank)
+    one = torch.ones(bands, dtype=torch.long)
     if q.shape[1] <= 1:
-        return q
+        return q, one
     fold = ((torch.arange(w) // 2) % 2 == 0)[None, :].expand(h, w)
-    press = torch.zeros(q.shape[1], dtype=wcur.dtype)
+    press = torch.zeros((q.shape[1], bands), dtype=wcur.dtype)
     for part in (fold, ~fold):
         qf = _directions(wcur, ok & part, mode, q.shape[1] - 1)
         held = (ok & ~part).reshape(-1).nonzero().reshape(-1)
         if held.numel() > max_pixels:
             held = held[torch.linspace(0, held.numel() - 1, max_pixels).long()]
         errors = _press(qf, wcur.reshape(bands, -1)[:, held])
-        press[: errors.numel()] += errors
-        press[errors.numel() :] = math.inf
-    return q[:, : int(torch.argmin(press)) + 1]
+        press[: errors.shape[0]] += errors
+        press[errors.shape[0] :] = math.inf
+    ranks = torch.argmin(press, dim=0) + 1
+    ranks = torch.where(torch.isfinite(press[0]), ranks, one)
+    return q[:, : int(ranks.max())], ranks
 
 
 def _directions(wcur: torch.Tensor, pixels: torch.Tensor, mode: str, max_rank: int,
@@ -268,52 +282,59 @@ def _directions(wcur: torch.Tensor, pixels: torch.Tensor, mode: str, max_rank: i
     return q
 
 
-def _press(q: torch.Tensor, wy: torch.Tensor) -> torch.Tensor:
-    """Leave-one-band-out squared prediction error of ``wy`` ``(bands, n)`` with the nested bases
-    ``q[:, :k]``, k = 1..; squared residuals capped at 100 noise variances (a missed impulse weighs
-    like any other badly predicted value); stops where a band's leverage nears 1."""
-    out = []
-    if wy.shape[1] == 0:
-        return torch.zeros(0, dtype=wy.dtype)
+def _leave_one_out_residuals(q: torch.Tensor, wy: torch.Tensor):
+    """For k = 1.. the leave-one-band-out residuals ``(bands, n)`` of ``wy`` with the nested bases
+    ``q[:, :k]`` (``y_b - fit_b`` over ``1 - h_b``, capped at 10 noise stds: a missed impulse weighs
+    like any other badly predicted value) and where a band's leverage ``h_b`` nears 1 (no prediction)."""
     coef = q.T @ wy
     fit = torch.zeros_like(wy)
     lev = torch.zeros((wy.shape[0], 1), dtype=wy.dtype)
     for k in range(q.shape[1]):
         fit += q[:, k : k + 1] * coef[k : k + 1]
         lev += q[:, k : k + 1] ** 2
-        if float(lev.max()) >= 0.9:
-            break
-        out.append(((wy - fit) / (1 - lev)).pow(2).clamp_max(100.0).sum())
-    return torch.stack(out) if out else torch.zeros(0, dtype=wy.dtype)
+        yield ((wy - fit) / (1 - lev).clamp_min(0.1)).clamp(-10.0, 10.0), lev[:, 0] >= 0.9
+
+
+def _press(q: torch.Tensor, wy: torch.Tensor) -> torch.Tensor:
+    """Leave-one-band-out squared prediction error ``(k, bands)`` of ``wy`` ``(bands, n)`` with the
+    nested bases ``q[:, :k]``, k = 1..; infinite where a band's leverage nears 1."""
+    if wy.shape[1] == 0:
+        return torch.zeros((0, wy.shape[0]), dtype=wy.dtype)
+    out = [torch.where(high, math.inf, r.pow(2).sum(1)) for r, high in _leave_one_out_residuals(q, wy)]
+    return torch.stack(out) if out else torch.zeros((0, wy.shape[0]), dtype=wy.dtype)
 
 
 def _predict(cur: torch.Tensor, ok: torch.Tensor, bad: torch.Tensor, sigma: torch.Tensor,
-             basis: torch.Tensor) -> torch.Tensor:
+             basis: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
     """Every band's leave-one-band-out prediction ``(bands, h, w)`` in input units: each pixel's
-    spectrum fitted in the basis without that band. Exact from the leverage for a least-squares
-    fit (``y_b - (y_b - fit_b) / (1 - h_b)``); pixels with flagged bands are fitted without them."""
+    spectrum fitted without that band in the band's own leading ``ranks[b]`` basis vectors. Exact
+    from the leverage for a least-squares fit (``y_b - (y_b - fit_b) / (1 - h_b)``); pixels with
+    flagged bands are fitted without them, in the vectors most bands use."""
     bands, h, w = cur.shape
     wy = (cur / sigma[:, None, None]).reshape(bands, -1)
-    fit = basis @ (basis.T @ wy)
-    lev = (basis ** 2).sum(1, keepdim=True)
-    loo = wy - (wy - fit) / (1 - lev)
+    own = basis * (torch.arange(basis.shape[1])[None, :] < ranks[:, None])
+    fit = own @ (basis.T @ wy)
+    lev = (own ** 2).sum(1, keepdim=True)
+    loo = wy - (wy - fit) / (1 - lev).clamp_min(0.1)
     flat_bad = bad.reshape(bands, -1)
     idx = (flat_bad.any(0) & ok.reshape(-1)).nonzero().reshape(-1)
     if idx.numel():
+        b = basis[:, : int(ranks.median())]
         weight = (~flat_bad[:, idx]).to(wy.dtype)
         part = wy[:, idx]
-        gram = torch.einsum("bk,bn,bl->nkl", basis, weight, basis)
-        gram = gram + 1e-3 * torch.eye(basis.shape[1], dtype=wy.dtype)
+        gram = torch.einsum("bk,bn,bl->nkl", b, weight, b)
+        gram = gram + 1e-3 * torch.eye(b.shape[1], dtype=wy.dtype)
         inv = torch.linalg.inv(gram)
-        coef = torch.einsum("nkl,bl,bn->kn", inv, basis, weight * part)
-        f = basis @ coef
-        hat = weight * torch.einsum("bk,nkl,bl->bn", basis, inv, basis)
+        coef = torch.einsum("nkl,bl,bn->kn", inv, b, weight * part)
+        f = b @ coef
+        hat = weight * torch.einsum("bk,nkl,bl->bn", b, inv, b)
         loo[:, idx] = part - (part - f) / (1 - hat.clamp_max(0.9))
         loo[:, idx] = torch.where(weight > 0, loo[:, idx], f)
     return (loo * sigma[:, None]).reshape(bands, h, w)
 
 
-def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> torch.Tensor:
+def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float, mix: Optional[torch.Tensor] = None,
+             prev: Optional[torch.Tensor] = None, scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Per-band column offsets ``(bands, w)`` of a residual ``(bands, h, w)``.
 
     Robust column locations, centred. Detector offsets are independent from column to column, so
@@ -322,7 +343,12 @@ def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> 
     white level (the median power over frequencies) are shrunk to that level. The result is kept
     where the profiles of separate column segments (top, bottom, ...) agree significantly (``z``
     standard errors; noise does not agree, residue of localized scene structure seldom does) and
-    shrunk by the share of its variance the segments agree on (Wiener)."""
+    shrunk by the share of its variance the segments agree on (Wiener).
+
+    With ``mix`` (the leave-one-out residual operator of :func:`_loo_operator`, in units of
+    ``scale``) and ``prev`` (the offsets removed before ``resid`` was predicted), only the bands
+    that all bands' profiles together say are striped keep theirs (:func:`_striped_bands`): one
+    band's stripes also enter its neighbours' predictions, and band by band read as stripes there."""
     bands, h, w = resid.shape
     if h < 6 or w < 4:
         return torch.zeros((bands, w), dtype=resid.dtype)
@@ -340,7 +366,66 @@ def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> 
         t = torch.where(both, t, torch.zeros_like(t))
         return (t - t.sum(1, keepdim=True) / cols) * both
 
-    full = centred(full)
+    own = _significant(centred(full), [centred(p) for p in parts], both, z, white)[0]
+    if mix is None:
+        return own
+    # column-constant shifts pass through column locations unchanged: the profiles the residual of
+    # the raw cube would have, whitened
+    shift = (mix - torch.eye(bands, dtype=mix.dtype)) @ (prev / scale[:, None])
+    full = centred(full / scale[:, None] + shift)
+    parts = [centred(p / scale[:, None] + shift) for p in parts]
+    return own * _striped_bands(full, parts, both, mix, z, white)[:, None]
+
+
+def _striped_bands(full: torch.Tensor, parts: list, both: torch.Tensor, mix: torch.Tensor, z: float,
+                   white: float) -> torch.Tensor:
+    """Which bands hold stripes ``(bands,)``, judged from all bands at once: the whitened column
+    profiles of the raw cube's leave-one-out residual show stripes ``C`` as ``mix @ C``, a band's
+    own stripes and their echo in the bands predicted from it. Greedy: the band whose stripes alone
+    would explain most of what the profiles agree on joins the set, the set's stripes are fitted
+    together (ridge least squares over every band's profile), and again, while a band's stripes are
+    significant. Of two nearly collinear bands the echo of one in the other looks as significant
+    as stripes of its own (band by band they swap or share them); the stripes of the true one also
+    explain its echo, so it goes first, and the echo is gone."""
+    bands = full.shape[0]
+    chosen = torch.zeros(bands, dtype=torch.bool)
+    striped = torch.zeros(bands, dtype=torch.bool)
+    norms = mix.pow(2).sum(0)                                    # ||mix[:, b]||²
+    fitted, fitted_parts = torch.zeros_like(full), [torch.zeros_like(p) for p in parts]
+    while True:
+        left, left_parts = full - fitted, [p - f for p, f in zip(parts, fitted_parts)]
+
+        def alone(t: torch.Tensor) -> torch.Tensor:             # each band's stripes fitted alone
+            return (mix.T @ t) / norms.clamp_min(1e-30)[:, None] * both
+
+        candidate, score = _significant(alone(left), [alone(p) for p in left_parts], both, z, white)
+        gain = torch.where((score > 1) & ~chosen, candidate.pow(2).sum(1) * norms, torch.zeros_like(norms))
+        if float(gain.max()) <= 0:
+            return striped
+        chosen[int(torch.argmax(gain))] = True
+        idx = chosen.nonzero().reshape(-1)
+        a = mix[:, idx]
+        gram = a.T @ a
+        ridge = _JOINT_RIDGE * float(gram.diagonal().mean()) * torch.eye(idx.numel(), dtype=a.dtype)
+        solve = torch.linalg.solve(gram + ridge, a.T)                      # |S| x bands
+
+        def joint(t: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros_like(t)
+            out[idx] = solve @ t
+            return out * both
+
+        joint_full, joint_parts = joint(full), [joint(p) for p in parts]
+        fitted, fitted_parts = mix @ joint_full, [mix @ p for p in joint_parts]
+        striped = _significant(joint_full, joint_parts, both, z, white)[1] > 1
+
+
+def _significant(full: torch.Tensor, parts: list, both: torch.Tensor, z: float,
+                 white: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The centred column profile ``full`` ``(bands, w)`` shaped to a white profile, where the
+    segments' profiles ``parts`` agree significantly, shrunk by their agreement (see :func:`_offsets`),
+    zero elsewhere; and per band how significant the agreement is (above 1: kept)."""
+    w = full.shape[1]
+    cols = both.sum(1).to(full.dtype).clamp_min(1)
     spectrum = torch.fft.rfft(full, dim=1)
     power = spectrum.real ** 2 + spectrum.imag ** 2
     level = power[:, 1:].median(dim=1, keepdim=True).values / math.log(2)   # white level (median of exponential)
@@ -351,9 +436,9 @@ def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> 
         return torch.fft.irfft(torch.fft.rfft(t, dim=1) * gain_f, n=w, dim=1) * both
 
     full = shaped(full)
-    parts = [shaped(centred(p)) for p in parts]
-    cols = cols[:, 0]
-    shared, scatter, pairs = torch.zeros(bands, dtype=resid.dtype), torch.zeros(bands, dtype=resid.dtype), 0
+    parts = [shaped(p) for p in parts]
+    segments = len(parts)
+    shared, scatter, pairs = torch.zeros_like(cols), torch.zeros_like(cols), 0
     for i in range(segments):
         for j in range(i + 1, segments):
             shared += (parts[i] * parts[j]).sum(1) / cols
@@ -365,8 +450,19 @@ def _offsets(resid: torch.Tensor, use: torch.Tensor, z: float, white: float) -> 
     error = scatter / cols.sqrt()
     total = full.pow(2).sum(1) / cols
     gain = (shared / total.clamp_min(1e-30)).clamp(0, 1)
-    keep = (shared > z * error) & (both.sum(1) >= 4)
-    return full * torch.where(keep, gain, torch.zeros_like(gain))[:, None]
+    score = torch.where(both.sum(1) >= 4, shared / (z * error).clamp_min(1e-300), torch.zeros_like(shared))
+    return full * torch.where(score > 1, gain, torch.zeros_like(gain))[:, None], score
+
+
+def _loo_operator(basis: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
+    """The ``(bands, bands)`` matrix that maps whitened spectra to their leave-one-band-out
+    residuals in :func:`_predict`: ``(I - own basisᵀ)`` over ``1 - h_b`` row by row (unit diagonal:
+    a band's own value enters its residual once; off the diagonal, minus the weights the other bands
+    predict it with)."""
+    bands = basis.shape[0]
+    own = basis * (torch.arange(basis.shape[1])[None, :] < ranks[:, None])
+    lev = (own ** 2).sum(1)
+    return (torch.eye(bands, dtype=basis.dtype) - own @ basis.T) / (1 - lev).clamp_min(0.1)[:, None]
 
 
 def _column_location(masked: torch.Tensor, spread: torch.Tensor, median: torch.Tensor | None = None) -> torch.Tensor:
@@ -514,7 +610,7 @@ def _project(cube: torch.Tensor, ok: torch.Tensor, sigma: torch.Tensor, basis: t
 
 #: "auto" (docs/hsi_noise.md): a band's stripes are removed when their RMS reaches this many noise
 #: stds (training scenes: a clean cube's false alarms stay below it, nearly all added stripes pass) ...
-AUTO_MIN_STRIPE_TO_NOISE = 0.8
+AUTO_MIN_STRIPE_TO_NOISE = 0.6
 #: ... and impulses are replaced when at least this many were found, and this share of the valid
 #: values (a clean training cube had a few false alarms at most)
 AUTO_MIN_OUTLIERS = 10
