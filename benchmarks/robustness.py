@@ -7,8 +7,8 @@ case says so, corrupted further; then:
 
 - **bicubic**: the HSI upsampled (what the guard falls back to);
 - **previous**: the blind start as it was before the robustness work: the kernel support fixed at
-  ``2·scale + 1``, the guard off, no HSI cleaning, K and P fitted once (no refit on the denoised
-  MSI) (``fuse(outer_iterations=0)``; the rest of the start, e.g. its back-projection, is today's,
+  ``2·scale + 1``, the guard off, no HSI cleaning, no MSI linearization, K and P fitted once (no
+  refit on the denoised MSI) (``fuse(outer_iterations=0)``; the rest of the start, e.g. its back-projection, is today's,
   so this row gains from those changes too);
 - **default**: the start as it is now (support from the data, the guard, HSI cleaning when the
   settings have it; ``fuse(outer_iterations=0)``);
@@ -117,13 +117,14 @@ class Scene:
 
 
 def realistic_pair(x: np.ndarray, wavelengths: np.ndarray, srf: np.ndarray, scale: int, hsi_range: tuple,
-                   snr: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   snr: float, seed: int, power: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(y, z, truth, kernel, srf_in_range)`` of a pair whose MSI is not P·X.
 
     HSI: the bands within ``hsi_range`` (nm), a Gaussian PSF of FWHM 1.2 LR pixels centred half an
     MSI pixel off (misregistration), downsampled. MSI: ``srf`` over *all* bands (so its bands reach
     beyond the HSI's), blurred by its own MTF (``REALISTIC_MTF`` at Nyquist), a per-band power law
-    ``top·(z/top)^g`` with ``g`` in 0.92-1.08. White noise at ``snr`` on both."""
+    ``top·(z/top)^g`` with ``g`` in 0.92-1.08 (``power=False``: none). White noise at ``snr`` on both."""
     rng = np.random.default_rng(seed)
     bands = (wavelengths >= hsi_range[0]) & (wavelengths <= hsi_range[1])
     size = 4 * scale + 1
@@ -137,9 +138,10 @@ def realistic_pair(x: np.ndarray, wavelengths: np.ndarray, srf: np.ndarray, scal
     z = np.einsum("mb,bhw->mhw", srf, x).astype(np.float32)
     from scipy import ndimage
     z = np.stack([ndimage.gaussian_filter(b, mtf_sigma(REALISTIC_MTF), mode="reflect") for b in z])
-    power = 0.92 + 0.16 * rng.random(z.shape[0])
+    exponents = 0.92 + 0.16 * rng.random(z.shape[0])                  # drawn either way: the same noise
+    exponents = exponents if power else np.ones_like(exponents)
     top = np.percentile(z, 99.9, axis=(1, 2))[:, None, None]
-    z = (top * np.clip(z / top, 0, None) ** power[:, None, None]).astype(np.float32)
+    z = (top * np.clip(z / top, 0, None) ** exponents[:, None, None]).astype(np.float32)
     inside = srf[:, bands] / srf[:, bands].sum(axis=1, keepdims=True)
     return add_noise(y, snr, rng), add_noise(z, snr, rng), np.ascontiguousarray(x[bands]), kernel, inside
 
@@ -196,7 +198,8 @@ def build_cases(data: Path) -> list[Case]:
 
 
 def _previous_settings() -> FusionSettings:
-    extra = {"hsi_cleaning": "off"} if "hsi_cleaning" in {f.name for f in fields(FusionSettings)} else {}
+    known = {f.name for f in fields(FusionSettings)}
+    extra = {k: "off" for k in ("hsi_cleaning", "msi_linearization") if k in known}
     return FusionSettings(guard="off", **extra)
 
 
@@ -289,7 +292,7 @@ def render(rows: list[dict], meta: dict) -> str:
              "their centre 100 / 88 px, realistic cases only); every row is the "
              "start the fusion fits its network from (`outer_iterations=0`); CNMF is given the true kernel and "
              "response. *previous* = today's code with the support fixed at 2·scale + 1, the guard off, no HSI "
-             "cleaning and no refit of K and P on the denoised MSI.", "",
+             "cleaning, no MSI linearization and no refit of K and P on the denoised MSI.", "",
              "| case | scene | bicubic | previous | default | default + MSI_MTF | CNMF (true K,P) | true K,P start "
              "| default − previous | default − bicubic | kernel corr. previous / default | support | written "
              "| kernel warning |",

@@ -73,7 +73,7 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
                          kernel_size: int | None = None, kernel: np.ndarray | None = None,
                          hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None,
                          hsi_wavelengths: np.ndarray | None = None, msi_mtf: float = 1.0,
-                         msi_denoising: float = 0.85) -> Degradation:
+                         msi_denoising: float = 0.85, msi_linearization: str = "auto") -> Degradation:
     """Estimate K and P from the observations alone (see the module docstring).
 
     ``srf`` and ``kernel`` are optional starting points; by default the kernel starts as a Gaussian
@@ -81,7 +81,9 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
     accepted for symmetry with :func:`fuse`; this step runs in NumPy/SciPy. ``msi_mtf`` below 1
     restores the MSI first, and a noisy MSI is denoised with ``msi_denoising`` (the fusion's
     setting; 0 = off) and K and P refitted on it (core/kernel_refit.py), as the fusion does with
-    the same settings, so the kernel is the one that fusion uses.
+    the same settings, so the kernel is the one that fusion uses. ``msi_linearization`` "auto"
+    undoes a power-law response of the MSI's bands first where the pair shows one
+    (core/msi_linearity.py), as the fusion does.
     """
     pair = normalize_pair(hsi, msi, scale, hsi_valid, msi_valid)
     if msi_mtf < 1.0:
@@ -89,8 +91,15 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
         pair = replace(pair, z=undo_msi_mtf(pair.z, msi_mtf, pair.msi_valid))
     from .kernel_refit import estimate_and_refit   # torch-based (the denoising); imports this module
 
-    return estimate_and_refit(pair, msi_denoising, srf=srf, kernel=kernel, kernel_size=kernel_size, seed=seed,
-                              progress=progress, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
+    def estimate(p: NormalizedPair) -> Degradation:
+        return estimate_and_refit(p, msi_denoising, srf=srf, kernel=kernel, kernel_size=kernel_size, seed=seed,
+                                  progress=progress, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
+
+    deg = estimate(pair)
+    if msi_linearization == "auto":
+        from .msi_linearity import linearize_and_estimate     # torch-based, as the refit
+        pair, deg = linearize_and_estimate(pair, deg, estimate)
+    return deg
 
 
 def estimate_normalized(pair: NormalizedPair, srf: np.ndarray | None = None,

@@ -26,6 +26,7 @@ from .estimation import estimate_normalized
 from .fitting import Fitter
 from .hsi_cleaning import clean_pair
 from .kernel_refit import denoise_and_refit
+from .msi_linearity import linearize_and_estimate
 from .msi_mtf import undo_msi_mtf
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
@@ -97,10 +98,16 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     if degradation is not None and degradation.scale != pair.scale:
         raise InvalidInputError(
             f"the starting degradation was estimated for scale {degradation.scale}, these images have scale {pair.scale}")
-    deg = estimate_normalized(pair, srf=start_p, kernel=start_k, kernel_size=cfg.kernel_size, seed=cfg.seed,
-                              progress=report.sub(0.0, 0.2), cancel=report.cancelled,
-                              hsi_wavelengths=hsi_wavelengths)
+    estimate = lambda p: estimate_normalized(p, srf=start_p, kernel=start_k, kernel_size=cfg.kernel_size,  # noqa: E731
+                                             seed=cfg.seed, progress=report.sub(0.0, 0.2),
+                                             cancel=report.cancelled, hsi_wavelengths=hsi_wavelengths)
+    deg = estimate(pair)
     timings["degradation_estimate"] = time.perf_counter() - t
+
+    if cfg.msi_linearization == "auto":
+        t = time.perf_counter()
+        pair, deg = linearize_and_estimate(pair, deg, estimate if degradation is None else None, report)
+        timings["msi_linearization"] = time.perf_counter() - t
 
     def attempt(dev: torch.device, retry: int) -> FusionResult:
         run_cfg = cfg if retry == 0 else smaller_settings(cfg, pair, dev)

@@ -13,11 +13,11 @@ prediction carries the scene but none of the band's own defects, and the residua
 
 - Subspace: the median spectrum plus principal directions of the noise-whitened cube, those
   concentrated on a single band left out (a band's own defect is not scene); each band is
-  predicted from as many of them as predict it best on held-out columns (cross-validation over
-  alternate column pairs: a direction fitted to column stripes does not carry over to other
-  columns). The first passes take
-  the directions from spatial differences that cancel offsets (mixed second differences, then
-  vertical ones), later passes from the destriped values themselves, which also see scene
+  predicted from as many of them as predict it best on held-out columns, at most as many as
+  predict all bands best (cross-validation over alternate column pairs: a direction fitted to
+  column stripes does not carry over to other columns). The first passes take the directions
+  from spatial differences that cancel offsets (mixed second differences, then vertical ones),
+  later passes from the destriped values themselves, which also see scene
   structure that runs along the columns.
 - Stripes: a band's column offsets are robust column locations of its residual. Detector offsets
   are independent from column to column (a white profile across columns), scene residue is
@@ -207,14 +207,15 @@ def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, scale: torch.Tensor, mo
                     max_pixels: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
     """Orthonormal ``(bands, k)`` basis of the spectra whitened by ``scale`` (the median spectrum
     plus principal directions, :func:`_directions`) and each band's rank ``(bands,)``: how many of
-    its leading vectors predict that band, left out, best on held-out pixels.
+    its leading vectors predict that band, left out, best on held-out pixels, at most as many as
+    predict all bands best.
 
     The ranks are chosen by two-fold cross-validation over alternate pairs of columns: the basis
     of one fold predicts, band by band and leaving the band out, the other fold's pixels. Judged on
     the pixels it was estimated from, a direction fitted to their noise, or to one band's column
     stripes, would look useful. Per band: a band with content of its own (a spectrum's edge) reaches
-    a leverage near 1 long before the others stop gaining, and one rank for all left the others'
-    scene residue in their column means, where it reads as stripes (docs/hsi_noise.md)."""
+    a leverage near 1 long before the others stop gaining, and one rank for all, stopped there, left
+    the others' scene residue in their column means, where it reads as stripes (docs/stripe_draws.md)."""
     bands, h, w = cur.shape
     wcur = cur / scale[:, None, None]
     q = _directions(wcur, ok, mode, max_rank)
@@ -231,7 +232,11 @@ def _spectral_basis(cur: torch.Tensor, ok: torch.Tensor, scale: torch.Tensor, mo
         errors = _press(qf, wcur.reshape(bands, -1)[:, held])
         press[: errors.shape[0]] += errors
         press[errors.shape[0] :] = math.inf
-    ranks = torch.argmin(press, dim=0) + 1
+    # each band at most the rank all bands predict best with (a band past its leverage limit counts
+    # with its own best there): lower only where its own prediction needs it
+    best = press.min(dim=0).values
+    common = int(torch.argmin(torch.where(torch.isfinite(press), press, best[None]).sum(1))) + 1
+    ranks = torch.minimum(torch.argmin(press, dim=0) + 1, torch.tensor(common))
     ranks = torch.where(torch.isfinite(press[0]), ranks, one)
     return q[:, : int(ranks.max())], ranks
 

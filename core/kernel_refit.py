@@ -117,7 +117,8 @@ def denoise_and_refit(pair: NormalizedPair, first: Degradation, strength: float,
                                                             kernel_gaussian_likeness=shape))
     z = nonlocal_means(z, sigma, strength, valid=msi_valid, check=check, inplace=inplace)
     deg = refit_on_denoised(pair, z.cpu().numpy(), first, snr, kernel_size, seed, progress, cancel, hsi_wavelengths)
-    return z, sigma, replace(deg, diagnostics=replace(deg.diagnostics, kernel_gaussian_likeness=shape))
+    return z, sigma, replace(deg, diagnostics=replace(deg.diagnostics, kernel_gaussian_likeness=shape,
+                                                      msi_linearity=first.diagnostics.msi_linearity))
 
 
 def estimate_and_refit(pair: NormalizedPair, strength: float, srf: Optional[np.ndarray] = None,

@@ -38,6 +38,9 @@ class EstimationDiagnostics:
     msi_snr_db: Optional[float] = None
     #: K and P were fitted a second time on the denoised MSI (core/kernel_refit.py)
     refitted_on_denoised_msi: bool = False
+    #: the MSI's response exponents found and which bands were linearized before K and P were
+    #: estimated again (msi_linearity.MsiLinearity; None: msi_linearization="off")
+    msi_linearity: Optional[object] = None
     #: the first fit's kernel support when refitted [MSI pixels]; 0 otherwise
     first_fit_kernel_support: int = 0
     #: the first kernel's correlation with its moment-matched Gaussian (a Gaussian-like blur is not

@@ -19,6 +19,7 @@ TV_TARGETS = ("correction", "image")
 GUARD_ACTIONS = ("fallback", "warn", "off")
 STOPPING = ("converged", "fixed")
 HSI_CLEANING = ("auto", "on", "off")
+MSI_LINEARIZATION = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ class FusionSettings:
     #: the MSI's MTF at the Nyquist frequency, from the sensor's specification: below 1 the MSI is
     #: restored before everything else (core/msi_mtf.py); 1 = the MSI is as sharp as its pixels
     msi_mtf: float = 1.0
+    #: the MSI's radiometric non-linearity (core/msi_linearity.py): "auto" finds a power law per
+    #: MSI band from the pair and undoes it where it explains the HSI clearly better than the linear
+    #: model (a linear MSI stays as it is), "off" takes the MSI as linear
+    msi_linearization: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -111,6 +116,9 @@ class FusionSettings:
         if self.hsi_cleaning not in HSI_CLEANING:
             raise InvalidInputError(
                 f"unknown HSI cleaning {self.hsi_cleaning!r}; use one of {', '.join(HSI_CLEANING)}")
+        if self.msi_linearization not in MSI_LINEARIZATION:
+            raise InvalidInputError(f"unknown MSI linearization {self.msi_linearization!r}; "
+                                    f"use one of {', '.join(MSI_LINEARIZATION)}")
         if not 0.0 < self.msi_mtf <= 1.0:
             raise InvalidInputError(
                 f"the MSI's MTF at Nyquist must be above 0 and at most 1 (1 = no correction), got {self.msi_mtf}")

@@ -12,7 +12,7 @@ from ..results import Degradation
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_estimation
-from .outputs import kernel_messages, refit_messages, save_degradation, save_report, settings_table
+from .outputs import kernel_messages, linearity_messages, refit_messages, save_degradation, save_report, settings_table
 from .requests import EstimationRequest
 from .specs import ESTIMATION
 
@@ -45,11 +45,12 @@ def run_estimation(request: EstimationRequest, feedback: Optional[Feedback] = No
                                    device=request.device, seed=int(request.seed), progress=core,
                                    cancel=core.cancelled, hsi_valid=hv, msi_valid=mv,
                                    kernel_size=int(request.kernel_size) or None, msi_mtf=float(request.msi_mtf),
-                                   msi_denoising=float(request.msi_denoising))
+                                   msi_denoising=float(request.msi_denoising),
+                                   msi_linearization=request.msi_linearization)
         est_s = time.perf_counter() - t
         fb.info(f"Kernel support {deg.kernel.shape[0]} x {deg.kernel.shape[0]} MSI pixels "
                 f"({100 * deg.diagnostics.kernel_border_mass:.2f} % of its mass on its border)")
-        for m in refit_messages(deg):
+        for m in linearity_messages(deg) + refit_messages(deg):
             fb.info(m)
         for w in kernel_messages(deg):
             fb.warning(w)

@@ -23,7 +23,7 @@ from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_fusion
-from .outputs import (cleaning_messages, kernel_messages, refit_messages, save_degradation, save_report,
+from .outputs import (cleaning_messages, kernel_messages, linearity_messages, refit_messages, save_degradation, save_report,
                       settings_table)
 from .requests import FusionRequest
 from .specs import FUSION
@@ -99,7 +99,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     f"window by window); {d.outer_iterations_run} outer iterations: {d.stop_reason}")
-            for m in cleaning_messages(result) + refit_messages(result):
+            for m in cleaning_messages(result) + linearity_messages(result) + refit_messages(result):
                 fb.info(m)
             fb.info(f"Blur kernel {result.kernel.shape[0]} x {result.kernel.shape[0]} MSI pixels")
             fb.info(offset_message(inputs, result))
@@ -161,6 +161,10 @@ def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
     tags["FUSION_HSI_CLEANING"] = "off" if cleaning is None else (
         f"{cleaning.mode}: {'cleaned HSI' if cleaning.applied else 'HSI as it is'} ({cleaning.striped_bands} bands "
         f"striped, {cleaning.outliers_replaced} outlier values)")
+    found = getattr(result.diagnostics.estimation, "msi_linearity", None)
+    tags["FUSION_MSI_LINEARIZATION"] = "off" if found is None else (
+        "MSI as it is" if not found.any_applied else "bands " + " ".join(
+            f"{m + 1}:{g:.3f}" for m, (g, use) in enumerate(zip(found.exponents, found.applied)) if use) + " linearized")
     if inputs.kept_bands is not None and not inputs.kept_bands.all():
         tags["FUSION_BANDS_LEFT_OUT"] = " ".join(str(int(i) + 1) for i in np.flatnonzero(~inputs.kept_bands))
     return tags

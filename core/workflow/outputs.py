@@ -35,6 +35,11 @@ def save_degradation(inputs: Inputs, result, path: str, msi_mtf: float = 1.0) ->
                                          for t in est.kernel_support_tried]
     if est is not None and est.kernel_warning:
         extra["kernel_warning"] = est.kernel_warning
+    found = None if est is None else getattr(est, "msi_linearity", None)
+    if found is not None and found.any_applied:
+        # the kernel and response describe the MSI with these bands linearized (c·z^(1/exponent))
+        extra["msi_linearized_bands"] = {str(m + 1): round(float(g), 4) for m, (g, use) in
+                                         enumerate(zip(found.exponents, found.applied)) if use}
     if est is not None and est.msi_snr_db is not None:
         extra["msi_snr_db"] = round(float(est.msi_snr_db), 2)
         extra["kernel_refitted_on_denoised_msi"] = bool(est.refitted_on_denoised_msi)
@@ -79,6 +84,13 @@ def cleaning_messages(result) -> list[str]:
     """What the LR-HSI cleaning found and whether the fusion used it (core/hsi_cleaning.py), if it ran."""
     cleaning = getattr(result.diagnostics, "hsi_cleaning", None)
     return [] if cleaning is None else [cleaning.summary()]
+
+
+def linearity_messages(result) -> list[str]:
+    """What the MSI linearization found (core/msi_linearity.py), if it ran."""
+    est = estimation_diagnostics(result)
+    found = None if est is None else getattr(est, "msi_linearity", None)
+    return [] if found is None else [found.summary()]
 
 
 def cleaning_rows(cleaning) -> list[tuple]:
@@ -145,6 +157,12 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
     if cleaning is not None:
         tables["HSI cleaning (stripes and impulse outliers, before the estimate)"] = cleaning_rows(cleaning)
     est = estimation_diagnostics(result)
+    found = None if est is None else getattr(est, "msi_linearity", None)
+    if found is not None:
+        tables["MSI linearization (power law per band: MSI = c·radiance^exponent)"] = [
+            ("MSI band", "exponent found", "variance left by a straight line / by the curve", "linearized")] + [
+            (str(m + 1), f"{g:.3f}", f"{q:.2f}", "yes" if use else "no")
+            for m, (g, q, use) in enumerate(zip(found.exponents, found.improvement, found.applied))]
     if est is not None and est.kernel_support_tried:
         tables["Kernel support (chosen from the data unless KERNEL_SIZE is given)"] = [
             ("support [MSI px]", "residual of (Z*K)↓s vs P·Y", "mass on the support's border")] + [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
-from ..settings import HSI_CLEANING as HSI_CLEANING_OPTIONS, FusionSettings
+from ..settings import HSI_CLEANING as HSI_CLEANING_OPTIONS, MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -222,6 +222,14 @@ HSI_CLEANING = Param(
     "stripes about as strong as the noise or stronger, and outliers found in numbers, are removed (a clean HSI is "
     "used as it is); on: everything found is removed; off: nothing is looked for. The log and the report say what "
     "was found and removed.", _DEFAULTS.hsi_cleaning, options=HSI_CLEANING_OPTIONS, advanced=True)
+MSI_LINEARIZATION = Param(
+    "MSI_LINEARIZATION", "enum", "MSI linearization (power-law response per band)",
+    "Two sensors' radiometry can disagree by a curve, not only by a factor (another calibration, another date). "
+    "auto: a power law per MSI band is found from the pair (blurred to the HSI's resolution, the MSI band must be "
+    "a linear combination of the HSI's bands) and undone where it explains the HSI clearly better than a straight "
+    "line; the kernel and response are then estimated again. A linear MSI is used as it is. off: the MSI is taken "
+    "as linear. The log and the report give the exponents found.", _DEFAULTS.msi_linearization,
+    options=MSI_LINEARIZATION_OPTIONS, advanced=True)
 MSI_MTF = Param(
     "MSI_MTF", "float", "MSI sharpness: MTF at Nyquist (1 = as sharp as its pixels)",
     "The MSI's own blur, as its sensor's specification gives it: the contrast kept at the Nyquist frequency (for "
@@ -278,7 +286,7 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
-        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
         SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
@@ -318,7 +326,7 @@ ESTIMATION = ToolSpec(
     parameters=(
         Param("HSI", "raster", HSI.label, "The hyperspectral raster."),
         Param("MSI", "raster", MSI.label, "The multispectral raster."),
-        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_MTF, MSI_DENOISING, DEVICE, SEED,
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_LINEARIZATION, MSI_MTF, MSI_DENOISING, DEVICE, SEED,
         Param("OUTPUT", "file_out", "Estimated degradation (JSON)", "Kernel, response, scale and wavelengths as JSON.",
               extensions=(".json",), file_description="JSON files"),
         REPORT,
@@ -492,7 +500,7 @@ BATCH = ToolSpec(
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),
