@@ -64,7 +64,7 @@ _FIRST_STRIPES_Z = 3.0
 _STRIPE_DOUBT = 0.3
 #: ridge of the joint fit that picks the striped bands, relative to its Gram matrix's mean diagonal:
 #: adjacent striped bands are nearly collinear and unregularized they fit scene residue (training
-#: scenes: 0.01 / 0.03 / 0.1 left 0.08 / 0.07 / 0.07 dB of identifiable stripe cost, worst 0.64 / 0.31 / 0.35)
+#: scenes, docs/stripe_draws.md: 0.01 / 0.03 / 0.1 left 0.071 / 0.058 / 0.064 dB, worst 0.54 / 0.31 / 0.35)
 _JOINT_RIDGE = 0.03
 
 
