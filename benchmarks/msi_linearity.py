@@ -126,8 +126,9 @@ def render(sections: list[tuple[str, list[dict], list[dict]]], meta: dict) -> st
              f"- command: `{meta['command']}`", f"- date: {meta['date']} ({meta['seconds']:.0f} s)",
              f"- machine: {meta['machine']}",
              f"- rule: a band is linearized when a power law leaves {msi_linearity.MIN_IMPROVEMENT:g}x less variance "
-             f"unexplained than a straight line in both halves of the window, and the MSI has at most "
-             f"{msi_linearity.MAX_MSI_BANDS} bands (both chosen on the training scenes)", ""]
+             f"unexplained than a straight line in both halves of the window, its exponent is within "
+             f"1/{msi_linearity.MAX_EXPONENT:g}-{msi_linearity.MAX_EXPONENT:g}, and the MSI has at most "
+             f"{msi_linearity.MAX_MSI_BANDS} bands (all chosen on the training scenes)", ""]
     for title, real, linear in sections:
         lines += [f"## {title}", ""] + _section(real, linear)
     return "\n".join(lines) + "\n"
