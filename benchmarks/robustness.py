@@ -57,8 +57,6 @@ import argparse
 import datetime as _dt
 import fnmatch
 import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -80,6 +78,7 @@ from hsi_blind_fusion.core.operators import blur_downsample
 from hsi_blind_fusion.core.simulation import add_noise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pages  # noqa: E402
 from cnmf import cnmf_fuse  # noqa: E402
 from kernel_extent import start_image  # noqa: E402
 from quality import _center_crop, data_dir, nikon_srf, read_airborne, read_cave, sentinel2_srf  # noqa: E402
@@ -385,13 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": "python benchmarks/robustness.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") +
             f" ({time.perf_counter() - t0:.0f} s)",
-            "machine": f"{os.cpu_count()} CPU cores, {platform.platform()}, torch {torch.__version__} "
-                       f"({torch.get_num_threads()} threads)",
+            "machine": pages.machine(),
             "scenes": scenes, "crop": args.crop}
-    page = render(rows, meta)
-    print(page)
-    if args.out:
-        Path(args.out).write_text(page, encoding="utf-8")
+    pages.publish(render(rows, meta), args.out)
     return 0
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import platform
 import shlex
 import sys
 import time
@@ -38,13 +37,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hsi_blind_fusion.core import FusionSettings, fuse, metrics, simulate
 from hsi_blind_fusion.core import hsi_cleaning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hsi_noise  # noqa: E402  (the airborne cases and noise levels)
+import pages  # noqa: E402
 from quality import _center_crop, data_dir, nikon_srf, read_cave  # noqa: E402
 
 CROP = 384
@@ -163,12 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:]),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "seconds": time.perf_counter() - t0, "set": args.set, "draws": args.draws,
-            "machine": f"{os.cpu_count()} CPU cores, {platform.platform()}, torch {torch.__version__} "
-                       f"({torch.get_num_threads()} threads)"}
-    page = render(rows, sweeps, meta)
-    print(page)
-    if args.out:
-        Path(args.out).write_text(page, encoding="utf-8")
+            "machine": pages.machine()}
+    pages.publish(render(rows, sweeps, meta), args.out)
     return 0
 
 

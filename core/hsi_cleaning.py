@@ -63,8 +63,8 @@ _FIRST_STRIPES_Z = 3.0
 #: share of a band's removed stripe variance counted as extra noise in the next pass's fits
 _STRIPE_DOUBT = 0.3
 #: ridge of the joint fit that picks the striped bands, relative to its Gram matrix's mean diagonal:
-#: adjacent striped bands are nearly collinear and unregularized they fit scene residue (training
-#: scenes, docs/stripe_draws.md: 0.01 / 0.03 / 0.1 left 0.071 / 0.058 / 0.064 dB, worst 0.54 / 0.31 / 0.35)
+#: adjacent striped bands are nearly collinear and unregularized they fit scene residue (swept on
+#: the training scenes: docs/stripe_draws.md)
 _JOINT_RIDGE = 0.03
 
 

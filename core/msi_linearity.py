@@ -37,8 +37,8 @@ EXPONENTS = np.exp(np.linspace(math.log(0.8), math.log(1.25), 19))
 #: both halves of the window (linear training pairs read up to 1.078; realistic ones 1.1-3.5)
 MIN_IMPROVEMENT = 1.10
 #: the mild curves this corrects: a best exponent beyond this factor either way is taken for noise or
-#: misfit, not a response (a striped 25 dB training pair of 529 LR pixels read 0.853 for a linear
-#: band and lost 0.63 dB when it was undone; realistic pairs' exponents 0.92-1.08 read 0.92-1.13)
+#: misfit, not a response (a small, noisy, striped training pair read 0.853 for a linear band;
+#: realistic pairs' exponents 0.92-1.08 read 0.92-1.13; docs/msi_linearity.md)
 MAX_EXPONENT = 1.15
 #: LR pixels (a side) the curves are fitted on: a centre window, enough for one parameter a band
 WINDOW_LR = 256
@@ -48,7 +48,7 @@ MIN_SAMPLES = 256
 MAX_COMPONENTS = 24
 #: MSIs with more bands are left as they are (exponents still reported): with many bands one band's
 #: curve hardly bends the kernel estimate and the start absorbs it, while the linearization's own
-#: error (about 0.01 in an exponent at 40 dB) costs the start up to 0.3 dB (docs/msi_linearity.md)
+#: error (about 0.01 in an exponent at 40 dB) costs the start more than it gives (docs/msi_linearity.md)
 MAX_MSI_BANDS = 4
 
 
