@@ -40,8 +40,10 @@ MIN_IMPROVEMENT = 1.10
 #: misfit, not a response (a small, noisy, striped training pair read 0.853 for a linear band;
 #: realistic pairs' exponents 0.92-1.08 read 0.92-1.13; docs/msi_linearity.md)
 MAX_EXPONENT = 1.15
-#: LR pixels (a side) the curves are fitted on: a centre window, enough for one parameter a band
-WINDOW_LR = 256
+#: LR pixels (a side) the curves are fitted on: a centre window, 16 Ki pixels, plenty for one
+#: parameter a band (256 took five times as long on a 4096² scene; every benchmark crop is smaller
+#: than either)
+WINDOW_LR = 128
 #: fewer valid LR pixels than this in the window: no fit
 MIN_SAMPLES = 256
 #: the HSI's principal components the MSI bands are fitted with
