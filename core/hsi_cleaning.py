@@ -317,9 +317,8 @@ def _predict(cur: torch.Tensor, ok: torch.Tensor, bad: torch.Tensor, sigma: torc
     flagged bands are fitted without them, in the vectors most bands use."""
     bands, h, w = cur.shape
     wy = (cur / sigma[:, None, None]).reshape(bands, -1)
-    own = basis * (torch.arange(basis.shape[1])[None, :] < ranks[:, None])
+    own, lev = _own_vectors(basis, ranks)
     fit = own @ (basis.T @ wy)
-    lev = (own ** 2).sum(1, keepdim=True)
     loo = wy - (wy - fit) / (1 - lev).clamp_min(0.1)
     flat_bad = bad.reshape(bands, -1)
     idx = (flat_bad.any(0) & ok.reshape(-1)).nonzero().reshape(-1)
@@ -464,10 +463,15 @@ def _loo_operator(basis: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
     residuals in :func:`_predict`: ``(I - own basisᵀ)`` over ``1 - h_b`` row by row (unit diagonal:
     a band's own value enters its residual once; off the diagonal, minus the weights the other bands
     predict it with)."""
-    bands = basis.shape[0]
+    own, lev = _own_vectors(basis, ranks)
+    return (torch.eye(basis.shape[0], dtype=basis.dtype) - own @ basis.T) / (1 - lev).clamp_min(0.1)
+
+
+def _own_vectors(basis: torch.Tensor, ranks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each band's row of ``basis`` cut to its own leading ``ranks[b]`` vectors, and its leverage
+    ``(bands, 1)`` (the share of the band a fit in those vectors explains of itself)."""
     own = basis * (torch.arange(basis.shape[1])[None, :] < ranks[:, None])
-    lev = (own ** 2).sum(1)
-    return (torch.eye(bands, dtype=basis.dtype) - own @ basis.T) / (1 - lev).clamp_min(0.1)[:, None]
+    return own, (own ** 2).sum(1, keepdim=True)
 
 
 def _column_location(masked: torch.Tensor, spread: torch.Tensor, median: torch.Tensor | None = None) -> torch.Tensor:

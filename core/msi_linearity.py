@@ -150,11 +150,8 @@ def linearize_and_estimate(pair: NormalizedPair, deg, estimate: Optional[Callabl
     relation). What was found goes into ``deg.diagnostics.msi_linearity``."""
     found = fit_linearity(pair, deg.kernel)
     if found.any_applied:
-        bands = ", ".join(f"{m + 1} (exponent {g:.3f})" for m, (g, use) in
-                          enumerate(zip(found.exponents, found.applied)) if use)
         if report is not None:
-            report(0.0, f"the MSI's response is not linear: band(s) {bands} linearized"
-                        + (", kernel and response estimated again" if estimate is not None else ""))
+            report(0.0, found.summary() + ("; kernel and response estimated again" if estimate is not None else ""))
         pair = replace(pair, z=linearize(pair.z, found))
         if estimate is not None:
             deg = estimate(pair)
