@@ -163,7 +163,7 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     timings["fusion"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    guard = None if cfg.guard == "off" else _check(fitter, scene, obs, cfg)
+    guard = None if cfg.guard == "off" else _check(fitter, scene, obs, cfg, msi_noise)
     timings["guard"] = time.perf_counter() - t
     t = time.perf_counter()
     sink = TileSink(pair, writer)
@@ -193,14 +193,16 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         initial_kernel=deg.initial_kernel, initial_srf=deg.initial_srf, diagnostics=diagnostics)
 
 
-def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings) -> ConsistencyCheck:
-    """The guard's figures for the fitted network (guard.py)."""
+def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings,
+           msi_noise: Optional[torch.Tensor]) -> ConsistencyCheck:
+    """The guard's figures for the fitted network (guard.py); ``msi_noise``: the MSI's per-band
+    noise std before denoising (None: the guard reads it)."""
     held = scene.estimator.held_out if scene.estimator is not None else None
     with torch.no_grad():
         kernel, srf = fitter.kernel_layer(), fitter.response_layer()
     windows = sample_windows(*obs.hr_shape, obs.scale, cfg.seed)
     return consistency_check(lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, obs.hsi_valid, obs.msi_valid,
-                             kernel, srf, obs.scale, windows, None if held is None else held.gain)
+                             kernel, srf, obs.scale, windows, None if held is None else held.gain, msi_noise)
 
 
 def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int) -> int:

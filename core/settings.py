@@ -83,8 +83,9 @@ class FusionSettings:
     convergence_tol: float = 1e-3
     #: share of the valid LR pixels held out of the fitting to judge it [fraction]
     holdout_fraction: float = 1 / 16
-    #: the guard (guard.py): "fallback" writes the upsampled HSI when the fused image fits neither
-    #: input better than it, "warn" only says so, "off" skips the check
+    #: the guard (guard.py): "fallback" writes the upsampled HSI when the fused image did not take
+    #: the MSI's detail (it leaves more than half of what upsampling leaves unexplained in the MSI),
+    #: "warn" only says so, "off" skips the check
     guard: str = "fallback"
     #: cleaning of the LR-HSI's per-band stripes and impulse outliers before the estimate and the
     #: start (core/hsi_cleaning.py): "auto" removes only what a clean HSI's false alarms do not

@@ -33,13 +33,28 @@ def test_an_unrelated_msi_is_caught(scenes):
     r = fuse(a.hsi, msi, scale=4, **FAST)
     g = r.diagnostics.guard
     assert r.diagnostics.written == "upsampled HSI" and g.held_out_gain < 1.5
-    assert any("held-out" in p for p in g.problems())
+    assert g.msi_unexplained and g.fused_msi > 0.5 * g.upsampled_msi > g.msi_noise
+    assert any("held-out" in p for p in g.problems()) and any("MSI" in p for p in g.problems())
     with torch.no_grad():
         up = bicubic_estimate(torch.from_numpy(a.hsi), 4, 64, 64).numpy()
     np.testing.assert_allclose(r.image[:, 8:-8, 8:-8], np.maximum(up, 0)[:, 8:-8, 8:-8], atol=1e-5)
     warned = fuse(a.hsi, msi, scale=4, settings=FusionSettings(guard="warn", **FAST))
     assert warned.diagnostics.written == "fusion" and warned.diagnostics.guard.problems()
     assert metrics.psnr(a.truth, r.image) > metrics.psnr(a.truth, warned.image)
+
+
+def test_a_noisy_matching_pair_keeps_its_fusion():
+    """At 15 dB the held-out gain of a matching MSI reads near 1 (both predictions of a held-out pixel
+    miss by its own noise), yet the fusion is 5 dB better than upsampling: the doubt is said, the
+    fusion written (it was replaced before the MSI's fit decided)."""
+    a = make_scene(size=64, scale=4, bands=20, snr_db=15.0, seed=0)
+    r = fuse(a.hsi, a.msi, scale=4, **FAST)
+    g = r.diagnostics.guard
+    assert g.held_out_gain < 1.5 and any("held-out" in p for p in g.problems())
+    assert r.diagnostics.written == "fusion" and not g.msi_unexplained
+    with torch.no_grad():
+        up = np.maximum(bicubic_estimate(torch.from_numpy(a.hsi), 4, 64, 64).numpy(), 0)
+    assert metrics.psnr(a.truth, r.image) > metrics.psnr(a.truth, up) + 3.0
 
 
 def test_off(scenes):
