@@ -194,14 +194,14 @@ def render(sections: list[tuple[str, list[dict]]], meta: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", choices=("training", "dev", "both"), default="training")
+    pages.add_set_option(ap)
     ap.add_argument("--out", default=None, help="Markdown output file (also printed)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     data = data_dir()
     t0 = time.perf_counter()
     sections = []
-    for subset in (("training", "dev") if args.set == "both" else (args.set,)):
+    for subset in pages.subsets(args.set):
         print(f"{subset} scenes", flush=True)
         rows = cave_rows(data, CAVE[subset]) + airborne_rows(data, AIRBORNE[subset])
         sections.append((f"{'Training' if subset == 'training' else 'Development'} scenes", rows))

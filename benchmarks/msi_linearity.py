@@ -174,7 +174,7 @@ def _section(real: list[dict], linear: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", choices=("training", "dev", "both"), default="training")
+    pages.add_set_option(ap)
     ap.add_argument("--no-linear", action="store_true", help="skip the linear pairs")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     data = data_dir()
     t0 = time.perf_counter()
     sections = []
-    for subset in (("training", "dev") if args.set == "both" else (args.set,)):
+    for subset in pages.subsets(args.set):
         real = realistic_rows(data, subset) + (synthetic_rows() if subset == "training" else [])
         linear = [] if args.no_linear else linear_rows(data, subset)
         sections.append((f"{subset.capitalize()} scenes" + (" (the rule was chosen on these)" if subset == "training"

@@ -9,6 +9,17 @@ from typing import Optional
 import torch
 
 
+def add_set_option(parser) -> None:
+    """``--set``: the scenes a benchmark runs on (tune on training, report on dev)."""
+    parser.add_argument("--set", choices=("training", "dev", "both"), default="training",
+                        help="training scenes (tuned on), dev scenes (reported, never tuned on), or both")
+
+
+def subsets(choice: str) -> tuple:
+    """The subsets ``--set`` names, training first."""
+    return ("training", "dev") if choice == "both" else (choice,)
+
+
 def machine() -> str:
     """The machine line of a page: cores, platform, torch and its threads (timings depend on them)."""
     return (f"{os.cpu_count()} CPU cores, {platform.platform()}, torch {torch.__version__} "

@@ -30,8 +30,8 @@ from .windows import Window
 HELD_OUT_DOUBT = 1.5
 #: a fused image that leaves more than this share of what the upsampled HSI leaves unexplained in
 #: the MSI (and more than the MSI's noise) did not take the MSI's detail: matching pairs read at
-#: most 0.40, mismatched ones at least 0.62; blurs wider than a small scene lets the kernel be
-#: (a warned kernel) 0.25-0.77 (docs/guard.md)
+#: most 0.40 (more only at 15 dB, under the MSI's noise), mismatched ones at least 0.62; blurs
+#: wider than the kernel a small scene allows 0.25-0.77 (docs/guard.md)
 MSI_FIT_DOUBT = 0.5
 
 
