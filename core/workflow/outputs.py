@@ -153,7 +153,7 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             ("upsampled HSI", f"{guard.upsampled_hsi:.4g}", f"{guard.upsampled_msi:.4g}"),
             ("fused / upsampled", f"{guard.fused_hsi / max(guard.upsampled_hsi, 1e-30):.3g}",
              f"{guard.fused_msi / max(guard.upsampled_msi, 1e-30):.3g} (a matching MSI: at most 0.5, or the noise)"),
-            ("noise", "", f"{guard.msi_noise:.4g}"),
+            ("relative noise of the input", "", f"{guard.msi_noise:.4g}"),
             ("held-out gain of the MSI", "" if guard.held_out_gain is None else f"{guard.held_out_gain:.3g}", ""),
             ("written", getattr(diag, "written", "fusion"), "")]
     cleaning = getattr(diag, "hsi_cleaning", None)
