@@ -48,6 +48,10 @@ class ConsistencyCheck:
     held_out_gain: Optional[float] = None
     #: the MSI's noise relative to its signal, as the fusion estimated it (0: not known)
     msi_noise: float = 0.0
+    #: sample windows that alone would read :attr:`msi_unexplained`, and all sample windows: some but
+    #: not all is a local disagreement (a changed or clouded area)
+    windows_unexplained: int = 0
+    windows: int = 0
 
     @property
     def msi_unexplained(self) -> bool:
@@ -82,6 +86,10 @@ class ConsistencyCheck:
         if self.fused_hsi >= self.upsampled_hsi:
             out.append(f"the fused image fits the HSI no better than the upsampled HSI (relative residual "
                        f"{self.fused_hsi:.3g} vs {self.upsampled_hsi:.3g})")
+        if 0 < self.windows_unexplained < self.windows:
+            out.append(f"in {self.windows_unexplained} of the {self.windows} sample windows the fused image leaves more "
+                       "than half of what the upsampled HSI leaves unexplained in the MSI, in the others not: part "
+                       "of the scene may differ between the two images (another date, clouds, a moving object)")
         if self.held_out_doubt:
             out.append(f"the MSI predicts held-out HSI pixels hardly better than their own neighbours (gain "
                        f"{self.held_out_gain:.2f}): the estimated blur, the co-registration or the pair itself (dates, "
@@ -126,6 +134,7 @@ def consistency_check(image: Callable[[Window], torch.Tensor], y: torch.Tensor, 
     edge = math.ceil((kernel.shape[-1] // 2) / s) + 1        # LR pixels whose blur reaches past a window
     sums = np.zeros((2, 2, 2))                                   # [fused, upsampled] x [hsi, msi] x [resid, signal]
     noise_power = 0.0
+    local = []                                                   # per window: MSI resid fused, upsampled; noise; signal
     with torch.no_grad():
         for w in windows:
             x = image(w)
@@ -138,13 +147,20 @@ def consistency_check(image: Callable[[Window], torch.Tensor], y: torch.Tensor, 
             hv = hsi_valid[lr_rows, lr_cols]
             y_ref, z_ref = y[:, lr_rows, lr_cols], z[:, rows, cols]
             sigma = noise_sigma(z_ref) if msi_noise is None else msi_noise
-            noise_power += float((sigma.to(z_ref.dtype) ** 2).sum()) * float(mv.sum())
+            window_noise = float((sigma.to(z_ref.dtype) ** 2).sum()) * float(mv.sum())
+            noise_power += window_noise
+            msi_resid = []
             for i, img in enumerate((x, xb)):
                 y_hat = blur_downsample(img, kernel, s)[:, inner.rows, inner.cols]
                 sums[i, 0] += [float(((y_hat - y_ref)[:, hv] ** 2).sum()), float((y_ref[:, hv] ** 2).sum())]
                 z_hat = project(img, srf)
-                sums[i, 1] += [float(((z_hat - z_ref)[:, mv] ** 2).sum()), float((z_ref[:, mv] ** 2).sum())]
+                msi_resid.append(float(((z_hat - z_ref)[:, mv] ** 2).sum()))
+                sums[i, 1] += [msi_resid[-1], float((z_ref[:, mv] ** 2).sum())]
+            local.append((*msi_resid, window_noise, float((z_ref[:, mv] ** 2).sum())))
     rel = np.sqrt(sums[..., 0] / np.maximum(sums[..., 1], 1e-30))
     noise = math.sqrt(noise_power / max(sums[1, 1, 1], 1e-30))
+    unexplained = sum(1 for fused, up, nz, signal in local if signal > 0 and
+                      ConsistencyCheck(0.0, math.sqrt(fused / signal), 0.0, math.sqrt(up / signal),
+                                       msi_noise=math.sqrt(nz / signal)).msi_unexplained)
     return ConsistencyCheck(float(rel[0, 0]), float(rel[0, 1]), float(rel[1, 0]), float(rel[1, 1]), held_out_gain,
-                            noise)
+                            noise, unexplained, len(local))

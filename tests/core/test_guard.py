@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from hsi_blind_fusion.core import FusionSettings, fuse, metrics
+from hsi_blind_fusion.core.guard import consistency_check
 from hsi_blind_fusion.core.initial_estimate import bicubic_estimate
 from hsi_blind_fusion.core.synthetic_scene import make_scene
+from hsi_blind_fusion.core.windows import Window
 
 FAST = dict(outer_iterations=1, inner_iterations=2, device="cpu")
 
@@ -55,6 +57,23 @@ def test_a_noisy_matching_pair_keeps_its_fusion():
     with torch.no_grad():
         up = np.maximum(bicubic_estimate(torch.from_numpy(a.hsi), 4, 64, 64).numpy(), 0)
     assert metrics.psnr(a.truth, r.image) > metrics.psnr(a.truth, up) + 3.0
+
+
+def test_a_changed_area_is_told_apart_from_a_mismatched_msi(scenes):
+    """The true image against its MSI with one quadrant from another scene: of four windows, the
+    changed one alone leaves most of the MSI unexplained; the sentence says part of the scene
+    differs. With the whole MSI from the other scene every window does, and that sentence stays out."""
+    a, b = scenes
+    t = lambda v: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))  # noqa: E731
+    quadrants = [Window(r, c, 32, 32) for r in (0, 32) for c in (0, 32)]
+    valid_lr, valid_hr = torch.ones(16, 16, dtype=torch.bool), torch.ones(64, 64, dtype=torch.bool)
+    changed = a.msi.copy()
+    changed[:, :32, :32] = b.msi[:, :32, :32]
+    for msi, expected in ((changed, (1, 4)), (a.msi, (0, 4)), (b.msi, (4, 4))):
+        g = consistency_check(lambda w: t(a.truth)[(slice(None),) + w.slices()], t(a.hsi), t(msi), valid_lr, valid_hr,
+                              t(a.kernel), t(a.srf), 4, quadrants)
+        assert (g.windows_unexplained, g.windows) == expected
+        assert any("part of the scene" in p for p in g.problems()) == (expected == (1, 4))
 
 
 def test_off(scenes):
