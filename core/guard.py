@@ -6,8 +6,8 @@ figures for the bicubic-upsampled HSI; and by the held-out check of the classica
 MSI predict held-out HSI pixels better than their own neighbours: initial_estimate.HeldOutCheck).
 
 What decides is the MSI's fit. A fusion whose MSI matches its HSI reproduces the MSI far better
-than upsampling can (the unexplained part drops to a tenth or less of the upsampled HSI's at 25 dB
-and above, to its noise below); an MSI of another place or date, a flipped or far-shifted one, or
+than upsampling can (the unexplained part drops to at most a fifth of the upsampled HSI's at 25 dB
+and above, docs/guard.md, and stays under the MSI's noise below); an MSI of another place or date, a flipped or far-shifted one, or
 a blur the kernel cannot hold leaves more than half of it (docs/guard.md measures both sides). Such a fusion is
 replaced by the upsampled HSI. The held-out check only warns: near the noise floor (HSI SNR 15-20
 dB) or with an MSI that sees few spectral directions (a one-band camera) it reads below 1.5 where
@@ -55,9 +55,8 @@ class ConsistencyCheck:
 
     @property
     def msi_unexplained(self) -> bool:
-        """The fused image leaves more than :data:`MSI_FIT_DOUBT` of what upsampling leaves
-        unexplained in the MSI, and more than the MSI's noise: the MSI's detail did not get in."""
-        return self.fused_msi > MSI_FIT_DOUBT * self.upsampled_msi and self.fused_msi > self.msi_noise
+        """The MSI's detail did not get in (:func:`msi_unexplained`)."""
+        return msi_unexplained(self.fused_msi, self.upsampled_msi, self.msi_noise)
 
     @property
     def held_out_doubt(self) -> bool:
@@ -80,7 +79,7 @@ class ConsistencyCheck:
         elif self.msi_unexplained:
             out.append(f"the fused image leaves {self.fused_msi / self.upsampled_msi:.0%} of what the upsampled HSI "
                        f"leaves unexplained in the MSI (relative residual {self.fused_msi:.3g} vs "
-                       f"{self.upsampled_msi:.3g}; a matching pair leaves a tenth or less unless very noisy): the MSI may "
+                       f"{self.upsampled_msi:.3g}; a matching pair leaves at most a fifth unless very noisy): the MSI may "
                        "show another place or date, be shifted or flipped against the HSI, or the blur is wider than "
                        "the kernel")
         if self.fused_hsi >= self.upsampled_hsi:
@@ -96,6 +95,13 @@ class ConsistencyCheck:
                        "sensors) may be off; check the report's kernel and residuals, or give KERNEL_SIZE / a "
                        "degradation measured elsewhere")
         return out
+
+
+def msi_unexplained(fused: float, upsampled: float, noise: float) -> bool:
+    """The fused image's residual against the MSI (``fused``, relative) exceeds :data:`MSI_FIT_DOUBT`
+    of the upsampled HSI's (``upsampled``) and the MSI's relative ``noise``: the MSI's detail did
+    not get in. For the whole sample or one window."""
+    return fused > MSI_FIT_DOUBT * upsampled and fused > noise
 
 
 def sample_windows(height: int, width: int, scale: int, seed: int, side: int = 128, count: int = 8) -> list[Window]:
@@ -149,18 +155,17 @@ def consistency_check(image: Callable[[Window], torch.Tensor], y: torch.Tensor, 
             sigma = noise_sigma(z_ref) if msi_noise is None else msi_noise
             window_noise = float((sigma.to(z_ref.dtype) ** 2).sum()) * float(mv.sum())
             noise_power += window_noise
+            hsi_signal, msi_signal = float((y_ref[:, hv] ** 2).sum()), float((z_ref[:, mv] ** 2).sum())
             msi_resid = []
             for i, img in enumerate((x, xb)):
                 y_hat = blur_downsample(img, kernel, s)[:, inner.rows, inner.cols]
-                sums[i, 0] += [float(((y_hat - y_ref)[:, hv] ** 2).sum()), float((y_ref[:, hv] ** 2).sum())]
-                z_hat = project(img, srf)
-                msi_resid.append(float(((z_hat - z_ref)[:, mv] ** 2).sum()))
-                sums[i, 1] += [msi_resid[-1], float((z_ref[:, mv] ** 2).sum())]
-            local.append((*msi_resid, window_noise, float((z_ref[:, mv] ** 2).sum())))
+                sums[i, 0] += [float(((y_hat - y_ref)[:, hv] ** 2).sum()), hsi_signal]
+                msi_resid.append(float(((project(img, srf) - z_ref)[:, mv] ** 2).sum()))
+                sums[i, 1] += [msi_resid[-1], msi_signal]
+            local.append((*msi_resid, window_noise, msi_signal))
     rel = np.sqrt(sums[..., 0] / np.maximum(sums[..., 1], 1e-30))
     noise = math.sqrt(noise_power / max(sums[1, 1, 1], 1e-30))
-    unexplained = sum(1 for fused, up, nz, signal in local if signal > 0 and
-                      ConsistencyCheck(0.0, math.sqrt(fused / signal), 0.0, math.sqrt(up / signal),
-                                       msi_noise=math.sqrt(nz / signal)).msi_unexplained)
+    unexplained = sum(1 for fused, up, nz, signal in local
+                      if signal > 0 and msi_unexplained(*(math.sqrt(v / signal) for v in (fused, up, nz))))
     return ConsistencyCheck(float(rel[0, 0]), float(rel[0, 1]), float(rel[1, 0]), float(rel[1, 1]), held_out_gain,
                             noise, unexplained, len(local))
