@@ -73,7 +73,8 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
                          kernel_size: int | None = None, kernel: np.ndarray | None = None,
                          hsi_valid: np.ndarray | None = None, msi_valid: np.ndarray | None = None,
                          hsi_wavelengths: np.ndarray | None = None, msi_mtf: float = 1.0,
-                         msi_denoising: float = 0.85, msi_linearization: str = "auto") -> Degradation:
+                         msi_denoising: float = 0.85, msi_linearization: str = "auto",
+                         changed_areas: str = "auto") -> Degradation:
     """Estimate K and P from the observations alone (see the module docstring).
 
     ``srf`` and ``kernel`` are optional starting points; by default the kernel starts as a Gaussian
@@ -83,7 +84,8 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
     setting; 0 = off) and K and P refitted on it (core/kernel_refit.py), as the fusion does with
     the same settings, so the kernel is the one that fusion uses. ``msi_linearization`` "auto"
     undoes a power-law response of the MSI's bands first where the pair shows one
-    (core/msi_linearity.py), as the fusion does.
+    (core/msi_linearity.py), as the fusion does; ``changed_areas`` "auto" estimates K and P without
+    the areas where the images disagree (core/pair_changes.py), as the fusion does.
     """
     pair = normalize_pair(hsi, msi, scale, hsi_valid, msi_valid)
     if msi_mtf < 1.0:
@@ -96,9 +98,15 @@ def estimate_degradation(hsi: np.ndarray, msi: np.ndarray, scale: int | None = N
                                   progress=progress, cancel=cancel, hsi_wavelengths=hsi_wavelengths)
 
     deg = estimate(pair)
+    changes = None
+    if changed_areas == "auto":
+        from .pair_changes import exclude_changes             # reads this module's footprint_valid
+        deg, changes = exclude_changes(pair, deg, estimate)
+        pair = changes.estimation_pair(pair)
     if msi_linearization == "auto":
         from .msi_linearity import linearize_and_estimate     # torch-based, as the refit
         pair, deg = linearize_and_estimate(pair, deg, estimate)
+    deg.diagnostics.pair_changes = changes
     return deg
 
 
@@ -299,7 +307,7 @@ def _sample_blocks(pair: NormalizedPair, size: int, msi_bands: int,
             for _ in range(count)]
 
 
-def _valid_lr(pair: NormalizedPair, size: int) -> np.ndarray:
+def footprint_valid(pair: NormalizedPair, size: int) -> np.ndarray:
     """LR pixels whose HSI value and whole MSI footprint are valid."""
     s = pair.scale
     h, w = pair.y.shape[1:]
@@ -319,7 +327,7 @@ def _block_samples(pair: NormalizedPair, size: int, blocks):
     Returns ``design (m, n, k²)``, ``y_samples (bands, n)``, ``grad_design (m, n', k²)``,
     ``grad_y (bands, n')``.
     """
-    ok = _valid_lr(pair, size)
+    ok = footprint_valid(pair, size)
     d_rows, y_rows, gd_rows, gy_rows = [], [], [], []
     for r0, c0, bh, bw in blocks:
         d = _block_design(pair.z, pair.scale, size, r0, c0, bh, bw)
@@ -478,7 +486,7 @@ class _GramProblem:
         self.full = size
         self.scale = s = pair.scale
         msi_bands, bands = pair.z.shape[0], pair.y.shape[0]
-        self.ok = _valid_lr(pair, size)
+        self.ok = footprint_valid(pair, size)
         h, w = pair.y.shape[1:]
         per_pixel = 2.0 * msi_bands * float(size) ** 4
         budget = max(64, int(_GRAM_BUDGET // per_pixel))

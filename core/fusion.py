@@ -31,7 +31,8 @@ from .msi_mtf import undo_msi_mtf
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
 from .guard import ConsistencyCheck, consistency_check, sample_windows
-from .rendering import TileFarm, TileSink, Writer, render, render_upsampled
+from .pair_changes import exclude_changes
+from .rendering import TileFarm, TileSink, Writer, blend_changed, render, render_upsampled
 from .responses import normalize_rows
 from .results import Degradation, FusionDiagnostics, FusionResult, HsiCleaning
 from .scene_windows import SceneWindows
@@ -104,14 +105,27 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     deg = estimate(pair)
     timings["degradation_estimate"] = time.perf_counter() - t
 
+    changes = None
+    if cfg.changed_areas == "auto":
+        t = time.perf_counter()
+        deg, changes = exclude_changes(pair, deg, estimate)
+        if changes.summary():
+            report(0.0, changes.summary())
+        timings["changed_areas"] = time.perf_counter() - t
+    # the later estimates (linearization, the refit on the denoised MSI) read the pair without the changes
+    est_pair = changes.estimation_pair(pair) if changes is not None else pair
+
     if cfg.msi_linearization == "auto":
         t = time.perf_counter()
-        pair, deg = linearize_and_estimate(pair, deg, estimate if degradation is None else None, report)
+        est_pair, deg = linearize_and_estimate(est_pair, deg, estimate if degradation is None else None, report)
+        pair = replace(pair, z=est_pair.z)
         timings["msi_linearization"] = time.perf_counter() - t
+    deg.diagnostics.pair_changes = changes
 
     def attempt(dev: torch.device, retry: int) -> FusionResult:
         run_cfg = cfg if retry == 0 else smaller_settings(cfg, pair, dev)
-        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm, cleaning, hsi_wavelengths)
+        return _fuse_on(run_cfg, pair, deg, dev, report, writer, timings, farm, cleaning, hsi_wavelengths,
+                        est_pair)
 
     return run_with_gpu_fallback(attempt, dev, lambda msg: warnings.warn(msg, stacklevel=3))
 
@@ -126,12 +140,24 @@ def smaller_settings(cfg: FusionSettings, pair: NormalizedPair, dev: torch.devic
 def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: torch.device,
              report: Reporter, writer: Optional[Writer], timings: dict,
              farm: Optional[TileFarm] = None, cleaning: Optional[HsiCleaning] = None,
-             hsi_wavelengths: Optional[np.ndarray] = None) -> FusionResult:
+             hsi_wavelengths: Optional[np.ndarray] = None, est_pair: Optional[NormalizedPair] = None) -> FusionResult:
     """Everything after the (NumPy) degradation estimate, on one device (K and P refitted on the
-    denoised MSI where it is noisy: core/kernel_refit.py)."""
+    denoised MSI where it is noisy: core/kernel_refit.py, on ``est_pair``: the pair without its
+    changed areas)."""
+    est_pair = est_pair if est_pair is not None else pair
+    changes = deg.diagnostics.pair_changes
+    changed = changes.mask if changes is not None and changes.applied else None
     seed_everything(cfg.seed)
     t = time.perf_counter()
     obs = pair.on(dev)
+    # the start and the fitting do not read where the images disagree (pair_changes.py); the output's
+    # nodata comes from the real masks, restored after the fitting
+    true_valid = obs.hsi_valid, obs.hsi_band_valid
+    if changes is not None and changes.applied:
+        out = torch.from_numpy(changes.excluded_mask).to(dev)
+        obs.hsi_valid = obs.hsi_valid & ~out
+        if obs.hsi_band_valid is not None:
+            obs.hsi_band_valid = obs.hsi_band_valid & ~out
     msi_noise = None
     if cfg.msi_denoising > 0:
         report(0.2, "denoising the multispectral image")
@@ -140,7 +166,7 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
             # in place: obs.z is this call's normalized copy (pair.z, or its copy on the GPU), and
             # only its shape is read after this; a large MSI then costs no second copy
             obs.z, msi_noise, deg = denoise_and_refit(
-                pair, deg, cfg.msi_denoising, obs.z, obs.y, obs.hsi_valid, obs.msi_valid, inplace=True,
+                est_pair, deg, cfg.msi_denoising, obs.z, obs.y, obs.hsi_valid, obs.msi_valid, inplace=True,
                 kernel_size=cfg.kernel_size, seed=cfg.seed, cancel=report.cancelled,
                 hsi_wavelengths=hsi_wavelengths)
         refit = deg.diagnostics.seconds - first_seconds
@@ -160,10 +186,11 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     t = time.perf_counter()
     fitter = Fitter(cfg, obs, scene, deg, report.sub(0.25, 0.9))
     kernel, srf_n, losses = fitter.run()
+    obs.hsi_valid, obs.hsi_band_valid = true_valid
     timings["fusion"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    guard = None if cfg.guard == "off" else _check(fitter, scene, obs, cfg, msi_noise)
+    guard = None if cfg.guard == "off" else _check(fitter, scene, obs, cfg, msi_noise, changed)
     timings["guard"] = time.perf_counter() - t
     t = time.perf_counter()
     sink = TileSink(pair, writer)
@@ -174,7 +201,8 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         written = "upsampled HSI"
         render_upsampled(fitter, tile, sink.put, report.sub(0.9, 1.0))
     else:
-        render(fitter, tile, sink.put, report.sub(0.9, 1.0), msi_noise, farm)
+        render(fitter, tile, sink.put if changed is None else blend_changed(fitter, changed, sink.put),
+               report.sub(0.9, 1.0), msi_noise, farm)
     timings["write"] = time.perf_counter() - t
     report(1.0, "done")
     diagnostics = FusionDiagnostics(
@@ -194,14 +222,21 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
 
 
 def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings,
-           msi_noise: Optional[torch.Tensor]) -> ConsistencyCheck:
+           msi_noise: Optional[torch.Tensor], changed: Optional[np.ndarray] = None) -> ConsistencyCheck:
     """The guard's figures for the fitted network (guard.py); ``msi_noise``: the MSI's per-band
-    noise std before denoising (None: the guard reads it)."""
+    noise std before denoising (None: the guard reads it); ``changed``: LR pixels where the images
+    disagree (written as upsampled HSI, so left out of the judgement)."""
     held = scene.estimator.held_out if scene.estimator is not None else None
     with torch.no_grad():
         kernel, srf = fitter.kernel_layer(), fitter.response_layer()
     windows = sample_windows(*obs.hr_shape, obs.scale, cfg.seed)
-    return consistency_check(lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, obs.hsi_valid, obs.msi_valid,
+    hsi_valid, msi_valid = obs.hsi_valid, obs.msi_valid
+    if changed is not None:
+        lr = torch.from_numpy(changed).to(hsi_valid.device)
+        hsi_valid = hsi_valid & ~lr
+        msi_valid = msi_valid & ~lr.repeat_interleave(obs.scale, 0).repeat_interleave(obs.scale, 1)[
+            : msi_valid.shape[0], : msi_valid.shape[1]]
+    return consistency_check(lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, hsi_valid, msi_valid,
                              kernel, srf, obs.scale, windows, None if held is None else held.gain, msi_noise)
 
 

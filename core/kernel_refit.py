@@ -87,6 +87,7 @@ def refit_on_denoised(pair: NormalizedPair, z_denoised: np.ndarray, first: Degra
                                  kernel_size=kernel_size, seed=seed, progress=progress, cancel=cancel,
                                  hsi_wavelengths=hsi_wavelengths)
     diag = replace(second.diagnostics, msi_snr_db=snr_db, refitted_on_denoised_msi=True,
+                   msi_linearity=first.diagnostics.msi_linearity, pair_changes=first.diagnostics.pair_changes,
                    first_fit_kernel_support=int(first.kernel.shape[0]),
                    seconds=first.diagnostics.seconds + time.perf_counter() - t)
     return replace(second, initial_kernel=first.initial_kernel, initial_srf=first.initial_srf, diagnostics=diag)
@@ -117,8 +118,7 @@ def denoise_and_refit(pair: NormalizedPair, first: Degradation, strength: float,
                                                             kernel_gaussian_likeness=shape))
     z = nonlocal_means(z, sigma, strength, valid=msi_valid, check=check, inplace=inplace)
     deg = refit_on_denoised(pair, z.cpu().numpy(), first, snr, kernel_size, seed, progress, cancel, hsi_wavelengths)
-    return z, sigma, replace(deg, diagnostics=replace(deg.diagnostics, kernel_gaussian_likeness=shape,
-                                                      msi_linearity=first.diagnostics.msi_linearity))
+    return z, sigma, replace(deg, diagnostics=replace(deg.diagnostics, kernel_gaussian_likeness=shape))
 
 
 def estimate_and_refit(pair: NormalizedPair, strength: float, srf: Optional[np.ndarray] = None,

@@ -124,3 +124,31 @@ def render_upsampled(fitter: Fitter, tile: int, put: Callable[[Window, np.ndarra
             x = upsampled(obs.y, obs.scale, window, height, width)
             put(window, renderer.to_output(x, *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
                                                               Window.full(height, width), arrays.hsi_band_valid)))
+
+
+def blend_changed(fitter: Fitter, changed: np.ndarray, put: Callable[[Window, np.ndarray], None]
+                  ) -> Callable[[Window, np.ndarray], None]:
+    """``put`` with the upsampled HSI in place of the fusion where the images disagree (``changed``:
+    LR pixels, core/pair_changes.py): there the MSI shows another scene, and its detail would be
+    wrong. The two meet over a ramp of about one LR pixel (the bicubic-upsampled mask)."""
+    from .guard import upsampled
+
+    obs = fitter.obs
+    s, (height, width) = obs.scale, obs.hr_shape
+    renderer = TileRenderer.from_fitter(fitter)
+    arrays = scene_arrays(fitter)
+    mask = torch.from_numpy(changed.astype(np.float32))[None]
+
+    def blended(window: Window, block: np.ndarray) -> None:
+        lr = window.to_lr(s).grow(2).clip(*changed.shape)
+        if not changed[lr.rows, lr.cols].any():
+            put(window, block)
+            return
+        with torch.no_grad():
+            weight = upsampled(mask, s, window, height, width)[0].clamp(0.0, 1.0).numpy()
+            x = upsampled(obs.y, s, window, height, width)
+            up = renderer.to_output(x, *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
+                                                       Window.full(height, width), arrays.hsi_band_valid))
+        put(window, ((1.0 - weight) * block + weight * up).astype(np.float32))
+
+    return blended

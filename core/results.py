@@ -43,6 +43,9 @@ class EstimationDiagnostics:
     msi_linearity: Optional[object] = None
     #: the first fit's kernel support when refitted [MSI pixels]; 0 otherwise
     first_fit_kernel_support: int = 0
+    #: areas where the two images disagree, left out of the estimate (pair_changes.PairChanges; None:
+    #: changed_areas="off" or K and P not estimated)
+    pair_changes: Optional[object] = None
     #: the first kernel's correlation with its moment-matched Gaussian (a Gaussian-like blur is not
     #: refitted: core/kernel_refit.py); None when not measured
     kernel_gaussian_likeness: Optional[float] = None

@@ -20,6 +20,7 @@ GUARD_ACTIONS = ("fallback", "warn", "off")
 STOPPING = ("converged", "fixed")
 HSI_CLEANING = ("auto", "on", "off")
 MSI_LINEARIZATION = ("auto", "off")
+CHANGED_AREAS = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,10 @@ class FusionSettings:
     #: MSI band from the pair and undoes it where it explains the HSI clearly better than the linear
     #: model (a linear MSI stays as it is), "off" takes the MSI as linear
     msi_linearization: str = "auto"
+    #: areas where the images disagree (another date, clouds: core/pair_changes.py): "auto" finds
+    #: them, estimates K and P without them and writes the upsampled HSI there; "off" takes the
+    #: whole pair as one scene
+    changed_areas: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -120,6 +125,9 @@ class FusionSettings:
         if self.msi_linearization not in MSI_LINEARIZATION:
             raise InvalidInputError(f"unknown MSI linearization {self.msi_linearization!r}; "
                                     f"use one of {', '.join(MSI_LINEARIZATION)}")
+        if self.changed_areas not in CHANGED_AREAS:
+            raise InvalidInputError(f"unknown changed-areas action {self.changed_areas!r}; "
+                                    f"use one of {', '.join(CHANGED_AREAS)}")
         if not 0.0 < self.msi_mtf <= 1.0:
             raise InvalidInputError(
                 f"the MSI's MTF at Nyquist must be above 0 and at most 1 (1 = no correction), got {self.msi_mtf}")

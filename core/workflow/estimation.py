@@ -12,7 +12,8 @@ from ..results import Degradation
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_estimation
-from .outputs import kernel_messages, linearity_messages, refit_messages, save_degradation, save_report, settings_table
+from .outputs import (change_messages, kernel_messages, linearity_messages, refit_messages, save_degradation, save_report,
+                      settings_table)
 from .requests import EstimationRequest
 from .specs import ESTIMATION
 
@@ -46,13 +47,14 @@ def run_estimation(request: EstimationRequest, feedback: Optional[Feedback] = No
                                    cancel=core.cancelled, hsi_valid=hv, msi_valid=mv,
                                    kernel_size=int(request.kernel_size) or None, msi_mtf=float(request.msi_mtf),
                                    msi_denoising=float(request.msi_denoising),
-                                   msi_linearization=request.msi_linearization)
+                                   msi_linearization=request.msi_linearization,
+                                   changed_areas=request.changed_areas)
         est_s = time.perf_counter() - t
         fb.info(f"Kernel support {deg.kernel.shape[0]} x {deg.kernel.shape[0]} MSI pixels "
                 f"({100 * deg.diagnostics.kernel_border_mass:.2f} % of its mass on its border)")
         for m in linearity_messages(deg) + refit_messages(deg):
             fb.info(m)
-        for w in kernel_messages(deg):
+        for w in kernel_messages(deg) + change_messages(deg):
             fb.warning(w)
         fb.progress(0.9, "Writing the outputs")
         with io.Staging(fb.is_canceled) as staging:

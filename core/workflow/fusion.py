@@ -23,7 +23,7 @@ from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_fusion
-from .outputs import (cleaning_messages, kernel_messages, linearity_messages, refit_messages, save_degradation, save_report,
+from .outputs import (change_messages, cleaning_messages, kernel_messages, linearity_messages, refit_messages, save_degradation, save_report,
                       settings_table)
 from .requests import FusionRequest
 from .specs import FUSION
@@ -103,7 +103,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
                 fb.info(m)
             fb.info(f"Blur kernel {result.kernel.shape[0]} x {result.kernel.shape[0]} MSI pixels")
             fb.info(offset_message(inputs, result))
-            for w in kernel_messages(result) + guard_messages(result):
+            for w in kernel_messages(result) + change_messages(result) + guard_messages(result):
                 fb.warning(w)
             fb.progress(0.95, "Writing the outputs")
             if request.output_degradation:
@@ -165,6 +165,10 @@ def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
     tags["FUSION_MSI_LINEARIZATION"] = "off" if found is None else (
         "MSI as it is" if not found.any_applied else "bands " + " ".join(
             f"{m + 1}:{g:.3f}" for m, (g, use) in enumerate(zip(found.exponents, found.applied)) if use) + " linearized")
+    changes = getattr(result.diagnostics.estimation, "pair_changes", None)
+    tags["FUSION_CHANGED_AREAS"] = "off" if changes is None else (
+        f"{100 * changes.changed:.1f} % written as upsampled HSI (the images disagree there)" if changes.applied
+        else "none")
     if inputs.kept_bands is not None and not inputs.kept_bands.all():
         tags["FUSION_BANDS_LEFT_OUT"] = " ".join(str(int(i) + 1) for i in np.flatnonzero(~inputs.kept_bands))
     return tags

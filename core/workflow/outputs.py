@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import io
 from ..guard import MSI_FIT_DOUBT
+from ..pair_changes import MIN_FIT_GAIN
 from ..kernels import border_mass, kernel_offset
 from ..report import write_report
 from .inputs import Inputs
@@ -41,6 +42,11 @@ def save_degradation(inputs: Inputs, result, path: str, msi_mtf: float = 1.0) ->
         # the kernel and response describe the MSI with these bands linearized (c·z^(1/exponent))
         extra["msi_linearized_bands"] = {str(m + 1): round(float(g), 4) for m, (g, use) in
                                          enumerate(zip(found.exponents, found.applied)) if use}
+    changes = None if est is None else getattr(est, "pair_changes", None)
+    if changes is not None and changes.rounds:
+        extra["changed_areas"] = {"applied": bool(changes.applied), "share_written_upsampled": round(changes.changed, 4),
+                                  "share_left_out_of_estimate": round(changes.excluded, 4),
+                                  "fit_gain": round(changes.fit_gain, 3)}
     if est is not None and est.msi_snr_db is not None:
         extra["msi_snr_db"] = round(float(est.msi_snr_db), 2)
         extra["kernel_refitted_on_denoised_msi"] = bool(est.refitted_on_denoised_msi)
@@ -92,6 +98,22 @@ def linearity_messages(result) -> list[str]:
     est = estimation_diagnostics(result)
     found = None if est is None else getattr(est, "msi_linearity", None)
     return [] if found is None else [found.summary()]
+
+
+def change_messages(result) -> list[str]:
+    """Where the two images disagree (core/pair_changes.py), if anything stood out: a warning, as
+    part of the output is not a fusion."""
+    est = estimation_diagnostics(result)
+    changes = None if est is None else getattr(est, "pair_changes", None)
+    return [f"changed areas: {changes.summary()}"] if changes is not None and changes.summary() else []
+
+
+def change_rows(changes) -> list[tuple]:
+    """The report's rows of the search for changed areas (pair_changes.PairChanges)."""
+    return [("left out of the final estimate", f"{100 * changes.excluded:.1f} % of the HSI's pixels"),
+            ("estimates without them", str(changes.rounds)),
+            ("residual of the rest: first estimate / final", f"{changes.fit_gain:.3g} (kept from {MIN_FIT_GAIN:g})"),
+            ("written as upsampled HSI", f"{100 * changes.changed:.1f} %" if changes.applied else "none (not kept)")]
 
 
 def cleaning_rows(cleaning) -> list[tuple]:
@@ -168,6 +190,9 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             ("MSI band", "exponent found", "variance left by a straight line / by the curve", "linearized")] + [
             (str(m + 1), f"{g:.3f}", f"{q:.2f}", "yes" if use else "no")
             for m, (g, q, use) in enumerate(zip(found.exponents, found.improvement, found.applied))]
+    changes = None if est is None else getattr(est, "pair_changes", None)
+    if changes is not None and changes.rounds:
+        tables["Changed areas (the images disagree: another date, clouds)"] = change_rows(changes)
     if est is not None and est.kernel_support_tried:
         tables["Kernel support (chosen from the data unless KERNEL_SIZE is given)"] = [
             ("support [MSI px]", "residual of (Z*K)↓s vs P·Y", "mass on the support's border")] + [

@@ -42,6 +42,7 @@ class FusionRequest(_Request):
     msi_denoising: float = FusionSettings.msi_denoising
     hsi_cleaning: str = FusionSettings.hsi_cleaning
     msi_linearization: str = FusionSettings.msi_linearization
+    changed_areas: str = FusionSettings.changed_areas
     msi_mtf: float = FusionSettings.msi_mtf
     stop_when_converged: bool = True
     output_grid: str = "hsi"
@@ -56,7 +57,8 @@ class FusionRequest(_Request):
         return replace(base or FusionSettings(), outer_iterations=int(self.outer_iterations),
                        inner_iterations=int(self.inner_iterations), device=self.device, seed=int(self.seed),
                        msi_denoising=float(self.msi_denoising), hsi_cleaning=self.hsi_cleaning,
-                       msi_linearization=self.msi_linearization, msi_mtf=float(self.msi_mtf),
+                       msi_linearization=self.msi_linearization, changed_areas=self.changed_areas,
+                       msi_mtf=float(self.msi_mtf),
                        stopping="converged" if self.stop_when_converged else "fixed",
                        kernel_size=int(self.kernel_size) if self.kernel_size and int(self.kernel_size) > 0 else None,
                        tile_size=int(self.tile_size) if self.tile_size and int(self.tile_size) > 0 else None)
@@ -75,6 +77,7 @@ class EstimationRequest(_Request):
     hsi_sensor: str = "auto"
     kernel_size: int = 0
     msi_linearization: str = FusionSettings.msi_linearization
+    changed_areas: str = FusionSettings.changed_areas
     msi_mtf: float = FusionSettings.msi_mtf
     msi_denoising: float = FusionSettings.msi_denoising
     device: str = "auto"
@@ -139,6 +142,7 @@ class BatchRequest(_Request):
     msi_denoising: float = FusionSettings.msi_denoising
     hsi_cleaning: str = FusionSettings.hsi_cleaning
     msi_linearization: str = FusionSettings.msi_linearization
+    changed_areas: str = FusionSettings.changed_areas
     msi_mtf: float = FusionSettings.msi_mtf
     stop_when_converged: bool = True
     output_grid: str = "hsi"

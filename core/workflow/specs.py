@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
-from ..settings import HSI_CLEANING as HSI_CLEANING_OPTIONS, MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
+from ..settings import CHANGED_AREAS as CHANGED_AREAS_OPTIONS, HSI_CLEANING as HSI_CLEANING_OPTIONS, \
+    MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -230,6 +231,14 @@ MSI_LINEARIZATION = Param(
     "line; the kernel and response are then estimated again. A linear MSI is used as it is. off: the MSI is taken "
     "as linear. The log and the report give the exponents found.", _DEFAULTS.msi_linearization,
     options=MSI_LINEARIZATION_OPTIONS, advanced=True)
+CHANGED_AREAS = Param(
+    "CHANGED_AREAS", "enum", "Changed areas (another date, clouds)",
+    "Where the MSI shows something the HSI does not (taken on another date, a cloud, a moved object), the kernel "
+    "and response would be bent to it and the fused detail there would be wrong. auto: areas that fit the "
+    "estimated degradation far worse than the rest are left out and the kernel and response estimated again; "
+    "where that explains the rest clearly better, the areas that still disagree get the upsampled HSI in the output "
+    "(the log, the report and the degradation file say how much). A matching pair is used as it is. off: the whole "
+    "pair is taken as one scene.", _DEFAULTS.changed_areas, options=CHANGED_AREAS_OPTIONS, advanced=True)
 MSI_MTF = Param(
     "MSI_MTF", "float", "MSI sharpness: MTF at Nyquist (1 = as sharp as its pixels)",
     "The MSI's own blur, as its sensor's specification gives it: the contrast kept at the Nyquist frequency (for "
@@ -286,7 +295,7 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
-        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
         SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
@@ -326,7 +335,7 @@ ESTIMATION = ToolSpec(
     parameters=(
         Param("HSI", "raster", HSI.label, "The hyperspectral raster."),
         Param("MSI", "raster", MSI.label, "The multispectral raster."),
-        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_LINEARIZATION, MSI_MTF, MSI_DENOISING, DEVICE, SEED,
+        SCALE, SRF, MSI_SENSOR, HSI_SENSOR, KERNEL_SUPPORT, MSI_LINEARIZATION, CHANGED_AREAS, MSI_MTF, MSI_DENOISING, DEVICE, SEED,
         Param("OUTPUT", "file_out", "Estimated degradation (JSON)", "Kernel, response, scale and wavelengths as JSON.",
               extensions=(".json",), file_description="JSON files"),
         REPORT,
@@ -500,7 +509,7 @@ BATCH = ToolSpec(
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),

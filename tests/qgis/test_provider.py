@@ -37,12 +37,12 @@ def test_provider_and_parameters():
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
     assert names("hsifusion:blindfusion") == ["HSI", "MSI", "MSI2", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                               "DEGRADATION", "KERNEL_SIZE", "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE",
-                                              "MSI_DENOISING", "HSI_CLEANING", "MSI_LINEARIZATION", "MSI_MTF", "STOP_WHEN_CONVERGED", "OUTPUT_GRID", "DEVICE",
+                                              "MSI_DENOISING", "HSI_CLEANING", "MSI_LINEARIZATION", "CHANGED_AREAS", "MSI_MTF", "STOP_WHEN_CONVERGED", "OUTPUT_GRID", "DEVICE",
                                               "SEED", "COG",
                                               "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
     assert names("hsifusion:estimatedegradation") == ["HSI", "MSI", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
-                                                      "KERNEL_SIZE", "MSI_LINEARIZATION", "MSI_MTF", "MSI_DENOISING", "DEVICE", "SEED", "OUTPUT",
+                                                      "KERNEL_SIZE", "MSI_LINEARIZATION", "CHANGED_AREAS", "MSI_MTF", "MSI_DENOISING", "DEVICE", "SEED", "OUTPUT",
                                                       "REPORT"]
     assert set(names("hsifusion:simulateobservations")) == {
         "INPUT", "KERNEL_SIZE", "KERNEL_SIGMA", "KERNEL_FILE", "SRF", "SCALE", "SNR_DB", "SEED", "OUTPUT_HSI",
