@@ -108,7 +108,7 @@ def fuse(hsi: np.ndarray, msi: np.ndarray, scale: int | None = None, srf: np.nda
     changes = None
     if cfg.changed_areas == "auto":
         t = time.perf_counter()
-        deg, changes = exclude_changes(pair, deg, estimate)
+        deg, changes = exclude_changes(pair, deg, estimate, report=report)
         if changes.summary():
             report(0.0, changes.summary())
         timings["changed_areas"] = time.perf_counter() - t
@@ -230,14 +230,18 @@ def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings,
     with torch.no_grad():
         kernel, srf = fitter.kernel_layer(), fitter.response_layer()
     windows = sample_windows(*obs.hr_shape, obs.scale, cfg.seed)
-    hsi_valid, msi_valid = obs.hsi_valid, obs.msi_valid
-    if changed is not None:
-        lr = torch.from_numpy(changed).to(hsi_valid.device)
-        hsi_valid = hsi_valid & ~lr
-        msi_valid = msi_valid & ~lr.repeat_interleave(obs.scale, 0).repeat_interleave(obs.scale, 1)[
-            : msi_valid.shape[0], : msi_valid.shape[1]]
-    return consistency_check(lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, hsi_valid, msi_valid,
-                             kernel, srf, obs.scale, windows, None if held is None else held.gain, msi_noise)
+    check = lambda hsi_valid, msi_valid: consistency_check(  # noqa: E731
+        lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, hsi_valid, msi_valid, kernel, srf, obs.scale, windows,
+        None if held is None else held.gain, msi_noise)
+    whole = check(obs.hsi_valid, obs.msi_valid)
+    if changed is None:
+        return whole
+    lr = torch.from_numpy(changed).to(obs.hsi_valid.device)
+    hr = lr.repeat_interleave(obs.scale, 0).repeat_interleave(obs.scale, 1)
+    rest = check(obs.hsi_valid & ~lr, obs.msi_valid & ~hr)
+    # the MSI's noise relative to the whole scene's signal: the rest of a mismatched pair may be where
+    # the MSI is darkest, and its own relative noise would excuse any residual there
+    return replace(rest, msi_noise=whole.msi_noise)
 
 
 def auto_tile_size(bands: int, margin: int, scale: int, budget_bytes: int) -> int:

@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
-from scipy.ndimage import binary_dilation, median_filter
+from scipy.ndimage import binary_dilation, binary_opening, uniform_filter
 
 from .errors import InvalidInputError
 from .estimation import footprint_valid
@@ -30,14 +30,19 @@ from .operators import blur_downsample
 
 #: side of the blocks the residual is judged on [LR pixels]: small enough for a cloud, large enough
 #: that one bright edge is not a change
-BLOCK = 4
-#: a block (after a 3 x 3-block median, which leaves single edge blocks out) whose residual exceeds
-#: this multiple of the scene's median is left out of the next estimate; matching training pairs
+BLOCK = 2
+#: blocks (in groups of 2 x 2 or more: single edge blocks are no change) whose residual exceeds this
+#: multiple of the scene's median are left out of the next estimate; matching training pairs
 #: (40-20 dB) have none above it, changed blocks read 100-80 000 under the final estimate
 EXCLUDE_LEVEL = 4.0
-#: a block whose residual under the final estimate exceeds this multiple of the kept blocks' median
-#: is written as upsampled HSI (kept blocks of matching areas read at most 3, except on one scene
-#: with a diffraction pattern: up to 60-900 when its estimate is off)
+#: ... and exceed this share of the block's signal (the larger of ``|(Z*K)↓s|²`` and ``|P·Y|²``): a
+#: model error grows with the signal (an MSI's own MTF or curve on a bright object over a dark
+#: background: at most 0.004 on the training scenes' realistic pairs), a change is of the signal's
+#: order (0.01-0.9 on changed training blocks, mostly above 0.1)
+CHANGE_SHARE = 0.01
+#: an excluded LR pixel whose residual (3 x 3 mean) under the final estimate exceeds this multiple of
+#: the kept pixels' median is written as upsampled HSI (kept blocks of matching areas read at most
+#: 3, except on one scene with a diffraction pattern: up to 60-900 when its estimate is off)
 CHANGE_LEVEL = 10.0
 #: the repeated estimate must explain the kept blocks at least this much better than the first:
 #: changed training pairs read 4-4 500, a blur wider than the scene allows 0.0-0.2
@@ -85,15 +90,19 @@ class PairChanges:
         return ""
 
 
-def block_residuals(pair: NormalizedPair, kernel: np.ndarray, srf_n: np.ndarray,
-                    valid: np.ndarray) -> np.ndarray:
-    """Mean squared ``(Z*K)↓s − P·Y`` (summed over MSI bands) per block of BLOCK x BLOCK LR pixels,
-    over ``valid`` LR pixels; NaN where a block has none."""
+def lr_residual(pair: NormalizedPair, kernel: np.ndarray, srf_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Z*K)↓s − P·Y`` squared and summed over the MSI bands, per LR pixel, and the larger of the
+    two sides' squared norms there (the signal a change would be measured against; float64)."""
     with torch.no_grad():
-        z_lr = blur_downsample(torch.from_numpy(pair.z), torch.as_tensor(kernel, dtype=torch.float32),
-                               pair.scale)
-        p = torch.as_tensor(srf_n, dtype=torch.float32)
-        res = ((z_lr - torch.einsum("mb,bhw->mhw", p, torch.from_numpy(pair.y))) ** 2).sum(0).double().numpy()
+        z_lr = blur_downsample(torch.from_numpy(pair.z), torch.as_tensor(kernel, dtype=torch.float32), pair.scale)
+        p_y = torch.einsum("mb,bhw->mhw", torch.as_tensor(srf_n, dtype=torch.float32), torch.from_numpy(pair.y))
+        res = ((z_lr - p_y) ** 2).sum(0).double().numpy()
+        signal = torch.maximum((z_lr ** 2).sum(0), (p_y ** 2).sum(0)).double().numpy()
+    return res, signal
+
+
+def block_means(res: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The mean of ``res`` over ``valid`` LR pixels per block of BLOCK x BLOCK; NaN where a block has none."""
     h, w = res.shape
     bh, bw = -(-h // BLOCK), -(-w // BLOCK)
     total = np.zeros((bh * BLOCK, bw * BLOCK))
@@ -106,40 +115,79 @@ def block_residuals(pair: NormalizedPair, kernel: np.ndarray, srf_n: np.ndarray,
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def block_residuals(pair: NormalizedPair, kernel: np.ndarray, srf_n: np.ndarray,
+                    valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lr_residual`'s residual and signal averaged per block (:func:`block_means`)."""
+    res, signal = lr_residual(pair, kernel, srf_n)
+    return block_means(res, valid), block_means(signal, valid)
+
+
 def _to_lr(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A block mask on the LR grid."""
     return np.repeat(np.repeat(blocks, BLOCK, 0), BLOCK, 1)[: shape[0], : shape[1]]
 
 
-def _standing_out(r: np.ndarray) -> np.ndarray:
-    """Blocks whose 3 x 3-block median residual exceeds EXCLUDE_LEVEL times the scene's median,
-    grown by one block (a change's fringe is half in, half out)."""
+def _standing_out(r: np.ndarray, signal: np.ndarray) -> np.ndarray:
+    """Blocks whose residual exceeds EXCLUDE_LEVEL times the scene's median and CHANGE_SHARE of their
+    signal, in groups of at least 2 x 2 (an opening: a lone bright edge is no change), grown by one
+    block (a change's fringe is half in, half out)."""
     ok = np.isfinite(r)
     level = np.median(r[ok])
     if not level > 0:
         return np.zeros(r.shape, bool)
-    smooth = median_filter(np.where(ok, r, level), size=3, mode="nearest")
-    return binary_dilation(smooth > EXCLUDE_LEVEL * level, iterations=1) & ok
+    high = (np.where(ok, r, level) > EXCLUDE_LEVEL * level) & (np.nan_to_num(r) > CHANGE_SHARE * np.nan_to_num(signal))
+    high = binary_opening(high, np.ones((2, 2), bool))
+    return binary_dilation(high, iterations=1) & ok
+
+
+def _cleanest_quadrant(pair: NormalizedPair, first, r_first: np.ndarray, estimate: Callable[[NormalizedPair], object],
+                       valid: np.ndarray):
+    """Of ``first`` and K and P estimated on each quarter of the scene alone, the one that explains most
+    of the scene best (lowest median block residual): a change that pulled the whole-scene estimate
+    far enough flags the rest too, while a quarter clear of it gives a clean start."""
+    best, best_level = first, float(np.nanmedian(r_first))
+    h, w = valid.shape
+    for rows in (slice(0, h // 2), slice(h // 2, h)):
+        for cols in (slice(0, w // 2), slice(w // 2, w)):
+            part = np.zeros_like(pair.hsi_valid)
+            part[rows, cols] = True
+            try:
+                deg = estimate(replace(pair, hsi_valid=pair.hsi_valid & part))
+            except InvalidInputError:
+                continue
+            level = float(np.nanmedian(block_residuals(pair, deg.kernel, deg.diagnostics.srf_normalized_units,
+                                                       valid)[0]))
+            if level < best_level:
+                best, best_level = deg, level
+    return best
 
 
 def exclude_changes(pair: NormalizedPair, first, estimate: Callable[[NormalizedPair], object],
-                    valid_lr: Optional[np.ndarray] = None) -> tuple[object, PairChanges]:
+                    valid_lr: Optional[np.ndarray] = None,
+                    report: Optional[Callable[[float, str], None]] = None) -> tuple[object, PairChanges]:
     """``first`` (a Degradation of ``pair``) or, when changed areas pulled it, K and P estimated again
     by ``estimate`` without them, and what was found. ``valid_lr``: the LR pixels the estimate may
-    read (default: valid HSI pixels whose MSI footprint is valid)."""
+    read (default: valid HSI pixels whose MSI footprint is valid); ``report(fraction, message)``
+    hears of each new estimate."""
     valid = footprint_valid(pair, first.kernel.shape[0]) if valid_lr is None else valid_lr
     shape = valid.shape
     if min(shape) < 4 * BLOCK:
         return first, PairChanges()
-    r_first = block_residuals(pair, first.kernel, first.diagnostics.srf_normalized_units, valid)
+    r_first, s_first = block_residuals(pair, first.kernel, first.diagnostics.srf_normalized_units, valid)
     if not np.isfinite(r_first).any():
         return first, PairChanges()
-    deg, out, rounds = first, np.zeros(r_first.shape, bool), 0
+    if not _standing_out(r_first, s_first).any():
+        return first, PairChanges()
+    deg = _cleanest_quadrant(pair, first, r_first, estimate, valid)
+    out, rounds = np.zeros(r_first.shape, bool), 0
     n_valid = max(int(valid.sum()), 1)
     for rounds in range(1, ROUNDS + 1):
-        r = r_first if deg is first else block_residuals(pair, deg.kernel, deg.diagnostics.srf_normalized_units, valid)
-        flagged = _standing_out(r)
-        if not flagged.any() or (flagged == out).all():
+        r, sig = (r_first, s_first) if deg is first else block_residuals(pair, deg.kernel,
+                                                                         deg.diagnostics.srf_normalized_units, valid)
+        # the excluded area only grows: a badly pulled first estimate flags part of the change and part
+        # of the rest, the next one more of the change; what is excluded wrongly costs only samples
+        flagged = out | _standing_out(r, sig)
+        if (flagged == out).all():
             rounds -= 1
             break
         out = flagged
@@ -147,19 +195,24 @@ def exclude_changes(pair: NormalizedPair, first, estimate: Callable[[NormalizedP
         excluded = float(1 - (keep & valid).sum() / n_valid)
         if excluded > MAX_CHANGED:
             return first, PairChanges(excluded=excluded, rounds=rounds)
+        if report is not None:
+            report(0.0, f"{100 * excluded:.1f} % of the scene fits far worse than the rest (changed?): kernel and "
+                        f"response estimated without it ({rounds}/{ROUNDS})")
         try:
             deg = estimate(replace(pair, hsi_valid=keep))
         except InvalidInputError:
             return first, PairChanges(excluded=excluded, rounds=rounds)
     if not out.any():
         return first, PairChanges()
-    r_final = block_residuals(pair, deg.kernel, deg.diagnostics.srf_normalized_units, valid)
+    res, _ = lr_residual(pair, deg.kernel, deg.diagnostics.srf_normalized_units)
+    r_final = block_means(res, valid)
     kept = ~out & np.isfinite(r_final)
     gain = float(np.nanmean(r_first[kept]) / max(np.nanmean(r_final[kept]), 1e-300))
     if not gain >= MIN_FIT_GAIN:
         return first, PairChanges(excluded=excluded, fit_gain=gain, rounds=rounds)
-    changed_blocks = binary_dilation(np.nan_to_num(r_final, nan=0.0) > CHANGE_LEVEL * np.median(r_final[kept]),
-                                     iterations=1)
-    mask = _to_lr(changed_blocks, shape) & valid
+    # LR pixels (3 x 3 mean) within the excluded blocks, grown by one pixel: a cloud's glow is not the whole block
+    smooth = uniform_filter(np.where(valid, res, 0.0), size=3, mode="nearest")
+    level = CHANGE_LEVEL * np.median(smooth[valid & keep])
+    mask = binary_dilation(smooth > level, iterations=1) & ~keep & valid
     return deg, PairChanges(excluded=excluded, changed=float(mask.sum() / n_valid), fit_gain=gain,
                             rounds=rounds, applied=True, excluded_mask=~keep & pair.hsi_valid, mask=mask)
