@@ -133,6 +133,29 @@ def _upsample_nearest_to(a: np.ndarray, shape: tuple) -> np.ndarray:
     return top * (1 - fy) + bot * fy
 
 
+def changed_figure(hsi: np.ndarray, msi: np.ndarray, changed: np.ndarray, hsi_wavelengths_nm=None,
+                   msi_wavelengths_nm=None) -> str:
+    """PNG (base64): the upsampled HSI and the MSI in colour, the areas where they disagree (``changed``:
+    LR pixels written as upsampled HSI, core/pair_changes.py) tinted red on both."""
+    plt = _pyplot()
+    H, W = msi.shape[1:]
+    s = _stride(H, W)
+    msi_rgb = np.asarray(msi[rgb_bands(msi.shape[0], finite_wavelengths(msi_wavelengths_nm, msi.shape[0]))][:, ::s, ::s],
+                         dtype=np.float32)
+    shape = msi_rgb.shape[1:]
+    hsi_rgb = _upsample_nearest_to(np.asarray(hsi[rgb_bands(hsi.shape[0], hsi_wavelengths_nm)], dtype=np.float32), shape)
+    mask = _upsample_nearest_to(np.asarray(changed, dtype=np.float32)[None], shape)[0] > 0.5
+    fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.5), squeeze=False)
+    for ax, (title, rgb) in zip(axes[0], (("HSI (upsampled)", hsi_rgb), ("MSI", msi_rgb))):
+        im = _stretch(rgb)
+        im[mask] = 0.5 * im[mask] + 0.5 * np.array([1.0, 0.0, 0.0], dtype=np.float32)
+        ax.imshow(im, interpolation="nearest")
+        ax.set_title(f"{title}\nred: written as upsampled HSI", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _png(fig)
+
+
 def preview_figure(hsi: np.ndarray, msi: np.ndarray, fused=None,
                    hsi_wavelengths_nm=None, msi_wavelengths_nm=None, srf: Optional[np.ndarray] = None) -> str:
     """PNG (base64): colour previews of the upsampled HSI, the MSI and (when given) the fused image.

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..consistency import consistency_residuals
 from ..io.files import write_text
-from .figures import finite_wavelengths, kernel_figure, loss_figure, preview_figure, residual_figure, srf_figure
+from .figures import changed_figure, finite_wavelengths, kernel_figure, loss_figure, preview_figure, residual_figure, srf_figure
 
 
 def _img(b64: str, alt: str) -> str:
@@ -52,11 +52,12 @@ def build_report(title: str, settings: dict, kernel: np.ndarray, srf: np.ndarray
                  msi: Optional[np.ndarray] = None, fused=None,
                  scale: Optional[int] = None, msi_gain: Optional[np.ndarray] = None,
                  msi_wavelengths_nm=None, hsi_valid: Optional[np.ndarray] = None,
-                 msi_valid: Optional[np.ndarray] = None) -> str:
+                 msi_valid: Optional[np.ndarray] = None, changed: Optional[np.ndarray] = None) -> str:
     """The HTML page as a string. ``hsi`` / ``msi`` (and ``fused``) with ``scale`` add the colour
     previews and the consistency residuals; with ``fused`` also the quality without a reference
     (QNR, D_lambda, D_s: ``core/qnr.py``). ``fused`` is an array or a written raster read back by
-    strips (``core/io/rows.py``): any output size."""
+    strips (``core/io/rows.py``): any output size. ``changed`` (LR pixels where the images disagree,
+    written as upsampled HSI) adds their map."""
     t0 = time.perf_counter()
     notes: list = []
     k = np.asarray(kernel)
@@ -70,6 +71,11 @@ def build_report(title: str, settings: dict, kernel: np.ndarray, srf: np.ndarray
     if hsi is not None and msi is not None:
         _section(body, "Colour previews", lambda: _img(preview_figure(
             hsi, msi, fused, hsi_wavelengths_nm, msi_wavelengths_nm, p), "previews"), notes)
+    if changed is not None and hsi is not None and msi is not None and np.asarray(changed).any():
+        _section(body, "Changed areas", lambda: [
+            _img(changed_figure(hsi, msi, changed, hsi_wavelengths_nm, msi_wavelengths_nm), "changed areas"),
+            "<p>Where the MSI shows something the HSI does not (another date, a cloud): left out of the kernel and "
+            "response estimate, and written as the upsampled HSI.</p>"], notes)
     _section(body, "Blur kernel", lambda: [
         _img(kernel_figure(k, initial_kernel), "kernel"),
         f"<p>{k.shape[0]} x {k.shape[1]}, sum {k.sum():.4f}</p>",

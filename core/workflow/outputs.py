@@ -215,4 +215,5 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
                         hsi=inputs.pair.hsi.data, msi=inputs.pair.msi.data, scale=inputs.scale,
                         fused=fused, msi_gain=result.msi_gain,
                         msi_wavelengths_nm=inputs.pair.msi.wavelengths_nm, hsi_valid=inputs.pair.hsi.valid,
-                        msi_valid=inputs.pair.msi.valid, extra_tables=tables)
+                        msi_valid=inputs.pair.msi.valid, extra_tables=tables,
+                        changed=changes.mask if changes is not None and changes.applied else None)

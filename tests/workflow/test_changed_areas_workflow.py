@@ -30,7 +30,9 @@ def test_changed_areas_are_warned_reported_tagged_and_saved(tmp_path):
     assert found.applied and 0.25 <= found.changed <= 0.5, found
     assert out.result.diagnostics.written == "fusion"
     assert [w for w in fb.warnings if w.startswith("changed areas: ") and "upsampled HSI is written there" in w]
-    assert "Changed areas (the images disagree" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Changed areas (the images disagree" in page                  # the table
+    assert "<h2>Changed areas</h2>" in page and "alt='changed areas'" in page    # the map
     with rasterio.open(tmp_path / "f.tif") as ds:
         assert "written as upsampled HSI" in ds.tags()["FUSION_CHANGED_AREAS"]
     saved = json.loads((tmp_path / "d.json").read_text())
