@@ -2,14 +2,16 @@
 cloud, a moved object).
 
 The blind estimate fits ``(Z*K)↓s = P·Y`` over the whole scene, so a changed area pulls K and P
-wherever the rest of the scene leaves them free: a changed corner of 6 % of a CAVE crop drops the
-kernel's correlation with the truth from 0.99 to 0.3-0.9 (docs/pair_changes.md), and the fusion
-then loses to bicubic upsampling everywhere. Under the right K and P a changed block stands out by
+wherever the rest of the scene leaves them free: a sixteenth of a training crop from another scene
+drops the kernel's correlation with the truth from 0.99 to 0.62 on average (docs/pair_changes.md),
+and the fusion then loses to bicubic upsampling everywhere (the guard writes the upsampled HSI). Under the right K and P a changed block stands out by
 orders of magnitude (its residual is the difference of two scenes, the rest is noise and model
 error), so the estimate is repeated without the blocks that stand out, a few rounds, each round's
-K and P reading the residual more truly. The result is kept only when it explains the remaining
-LR pixels clearly better than the first estimate did (a kernel wider than the scene allows also
-leaves high-residual blocks, at its edges; without them the estimate gets worse, not better).
+K and P reading the residual more truly; when the first estimate was pulled so far that the rest of
+the scene stands out too, the search starts from the quarter of the scene whose own estimate
+explains the scene best. The result is kept only when it explains the remaining LR pixels clearly
+better than the first estimate did (a kernel wider than the scene allows also leaves high-residual
+blocks, at its edges; without them the estimate gets worse, not better).
 
 Where the change was found the fused image has no MSI to follow: the fusion writes the upsampled
 HSI there (core/rendering.py blends the two over one LR pixel).
@@ -28,12 +30,13 @@ from .estimation import footprint_valid
 from .observations import NormalizedPair
 from .operators import blur_downsample
 
-#: side of the blocks the residual is judged on [LR pixels]: small enough for a cloud, large enough
-#: that one bright edge is not a change
+#: side of the blocks the residual is judged on [LR pixels], in groups of 2 x 2 blocks: a change of
+#: 4 x 4 LR pixels or more is found, a bright edge is not (the clouds of docs/pair_changes.md, a
+#: fifth of a 23-pixel airborne crop across, were missed with blocks of 4 in the first trials)
 BLOCK = 2
-#: blocks (in groups of 2 x 2 or more: single edge blocks are no change) whose residual exceeds this
-#: multiple of the scene's median are left out of the next estimate; matching training pairs
-#: (40-20 dB) have none above it, changed blocks read 100-80 000 under the final estimate
+#: blocks whose residual exceeds this multiple of the scene's median are left out of the next
+#: estimate: none of the 155 matching pairs of docs/guard.md (15-40 dB, realistic pairs, stripes,
+#: broad blurs, rank-deficient cameras) is changed; changed blocks stand orders of magnitude above
 EXCLUDE_LEVEL = 4.0
 #: ... and exceed this share of the block's signal (the larger of ``|(Z*K)↓s|²`` and ``|P·Y|²``): a
 #: model error grows with the signal (an MSI's own MTF or curve on a bright object over a dark
@@ -44,8 +47,9 @@ CHANGE_SHARE = 0.01
 #: the kept pixels' median is written as upsampled HSI (kept blocks of matching areas read at most
 #: 3, except on one scene with a diffraction pattern: up to 60-900 when its estimate is off)
 CHANGE_LEVEL = 10.0
-#: the repeated estimate must explain the kept blocks at least this much better than the first:
-#: changed training pairs read 4-4 500, a blur wider than the scene allows 0.0-0.2
+#: the repeated estimate must explain the kept blocks at least this much better than the first: the
+#: changed pairs of docs/pair_changes.md read 2.9-7 450, a 35 px blur on a 32-pixel training crop
+#: 0.0-0.2 in the first trials
 MIN_FIT_GAIN = 2.0
 #: more than this share of the scene standing out is no local change but a mismatched pair (the guard's case)
 MAX_CHANGED = 2.0 / 3.0

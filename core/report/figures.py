@@ -140,10 +140,11 @@ def changed_figure(hsi: np.ndarray, msi: np.ndarray, changed: np.ndarray, hsi_wa
     plt = _pyplot()
     H, W = msi.shape[1:]
     s = _stride(H, W)
-    msi_rgb = np.asarray(msi[rgb_bands(msi.shape[0], finite_wavelengths(msi_wavelengths_nm, msi.shape[0]))][:, ::s, ::s],
-                         dtype=np.float32)
+    msi_bands = rgb_bands(msi.shape[0], finite_wavelengths(msi_wavelengths_nm, msi.shape[0]))
+    msi_rgb = np.asarray(msi[msi_bands][:, ::s, ::s], dtype=np.float32)
     shape = msi_rgb.shape[1:]
-    hsi_rgb = _upsample_nearest_to(np.asarray(hsi[rgb_bands(hsi.shape[0], hsi_wavelengths_nm)], dtype=np.float32), shape)
+    hsi_rgb = _upsample_nearest_to(np.asarray(hsi[rgb_bands(hsi.shape[0], hsi_wavelengths_nm)], dtype=np.float32),
+                                   shape)
     mask = _upsample_nearest_to(np.asarray(changed, dtype=np.float32)[None], shape)[0] > 0.5
     fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.5), squeeze=False)
     for ax, (title, rgb) in zip(axes[0], (("HSI (upsampled)", hsi_rgb), ("MSI", msi_rgb))):

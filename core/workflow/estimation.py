@@ -12,8 +12,8 @@ from ..results import Degradation
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_estimation
-from .outputs import (change_messages, kernel_messages, linearity_messages, refit_messages, save_degradation, save_report,
-                      settings_table)
+from .outputs import (change_messages, kernel_messages, linearity_messages, refit_messages, save_degradation,
+                      save_report, settings_table)
 from .requests import EstimationRequest
 from .specs import ESTIMATION
 

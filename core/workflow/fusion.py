@@ -23,8 +23,8 @@ from ..windows import Window
 from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_fusion
-from .outputs import (change_messages, cleaning_messages, kernel_messages, linearity_messages, refit_messages, save_degradation, save_report,
-                      settings_table)
+from .outputs import (change_messages, cleaning_messages, kernel_messages, linearity_messages, refit_messages,
+                      save_degradation, save_report, settings_table)
 from .requests import FusionRequest
 from .specs import FUSION
 

@@ -44,7 +44,8 @@ def save_degradation(inputs: Inputs, result, path: str, msi_mtf: float = 1.0) ->
                                          enumerate(zip(found.exponents, found.applied)) if use}
     changes = None if est is None else getattr(est, "pair_changes", None)
     if changes is not None and changes.rounds:
-        extra["changed_areas"] = {"applied": bool(changes.applied), "share_written_upsampled": round(changes.changed, 4),
+        extra["changed_areas"] = {"applied": bool(changes.applied),
+                                  "share_written_upsampled": round(changes.changed, 4),
                                   "share_left_out_of_estimate": round(changes.excluded, 4),
                                   "fit_gain": round(changes.fit_gain, 3)}
     if est is not None and est.msi_snr_db is not None:
