@@ -73,6 +73,11 @@ class PairRecord:
     device: str = ""
     hsi_rel_rmse_pct: Optional[float] = None
     msi_rel_rmse_pct: Optional[float] = None
+    #: what the output holds: "fusion", or "upsampled HSI" when the guard found the fusion no better
+    written: str = ""
+    #: share of the output written as upsampled HSI [%]: where the images disagree (another date,
+    #: clouds: core/pair_changes.py), or all of it when the guard replaced the fusion
+    upsampled_pct: Optional[float] = None
     message: str = ""
 
     @classmethod
@@ -271,7 +276,8 @@ def fuse_pair(item: PairItem, request: FusionRequest, feedback: Optional[Feedbac
     if done:
         return PairRecord.of(item, status="skipped", seconds=0.0, worker=worker, device=record.get("device", ""),
                          hsi_rel_rmse_pct=record.get("hsi_rel_rmse_pct"),
-                         msi_rel_rmse_pct=record.get("msi_rel_rmse_pct"),
+                         msi_rel_rmse_pct=record.get("msi_rel_rmse_pct"), written=record.get("written", ""),
+                         upsampled_pct=record.get("upsampled_pct"),
                          message=f"output complete (written {record.get('finished', '?')})")
     try:
         outcome = run_fusion(request, fb)
@@ -284,16 +290,27 @@ def fuse_pair(item: PairItem, request: FusionRequest, feedback: Optional[Feedbac
     figures = consistency_figures(outcome)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     device = outcome.result.diagnostics.device
+    written, upsampled_pct = written_share(outcome.result)
     bands, height, width = outcome.inputs.pair.hsi.data.shape[0], *outcome.inputs.pair.msi.data.shape[1:]
     run_record = {"status": "done", "pair": item.name, "fingerprint": fingerprint(request), "bands": bands,
                   "height": height, "width": width, "seconds": round(seconds, 3), "worker": worker, "device": device,
                   "hsi_rel_rmse_pct": figures["hsi_rel_rmse_pct"], "msi_rel_rmse_pct": figures["msi_rel_rmse_pct"],
-                  "consistency_on": figures["where"], "warnings": list(outcome.inputs.warnings),
+                  "consistency_on": figures["where"], "written": written, "upsampled_pct": upsampled_pct,
+                  "warnings": list(outcome.inputs.warnings),
                   "finished": datetime.datetime.now().isoformat(timespec="seconds")}
     io.write_text_atomic(record_path(item.output), json.dumps(run_record, indent=1))
     return PairRecord.of(item, status="done", seconds=seconds, cpu_seconds=cpu_seconds, worker=worker, device=device,
                          hsi_rel_rmse_pct=figures["hsi_rel_rmse_pct"], msi_rel_rmse_pct=figures["msi_rel_rmse_pct"],
-                         message="; ".join(outcome.inputs.warnings))
+                         written=written, upsampled_pct=upsampled_pct, message="; ".join(outcome.inputs.warnings))
+
+
+def written_share(result) -> tuple[str, float]:
+    """What the output holds and the share of it that is the upsampled HSI [%]."""
+    d = result.diagnostics
+    if d.written != "fusion":
+        return d.written, 100.0
+    changes = getattr(d.estimation, "pair_changes", None)
+    return d.written, round(100.0 * changes.changed, 2) if changes is not None and changes.applied else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +347,7 @@ def run_batch(request: BatchRequest, feedback: Optional[Feedback] = None, sessio
             records[item.name] = PairRecord.of(
                 item, status="skipped", seconds=0.0, worker=record.get("worker", ""), device=record.get("device", ""),
                 hsi_rel_rmse_pct=record.get("hsi_rel_rmse_pct"), msi_rel_rmse_pct=record.get("msi_rel_rmse_pct"),
+                written=record.get("written", ""), upsampled_pct=record.get("upsampled_pct"),
                 message=f"output complete (written {record.get('finished', '?')})")
             fb.info(f"{item.name}: skipped, its output is complete ({os.path.basename(item.output)})")
         elif why != "no output yet":

@@ -112,8 +112,9 @@ def test_pairs_match_single_runs(first_batch):
         r = status[f"p{i}"]
         assert r.worker.startswith("tcp://") and r.device == "cpu" and r.seconds > 0
         assert 0 < r.hsi_rel_rmse_pct < 20 and 0 < r.msi_rel_rmse_pct < 20
+        assert r.written == "fusion" and r.upsampled_pct == 0.0
         record = json.loads((out / f"p{i}_fused.run.json").read_text())
-        assert record["status"] == "done" and record["bands"] == 20
+        assert record["status"] == "done" and record["bands"] == 20 and record["written"] == "fusion"
     summary = json.loads((out / "batch_summary.json").read_text())
     assert summary["run"]["counts"]["done"] == 3 and summary["run"]["workers"] == 2
     assert (out / "batch_summary.csv").read_text().splitlines()[0].startswith("name,hsi,msi,output,status,seconds")
@@ -129,6 +130,7 @@ def test_rerun_skips_complete_pairs(first_batch, pairs, cpu_session):
     outcome = run_batch(BatchRequest(output_folder=str(out), manifest=str(folder / "pairs.csv"), **FAST), fb,
                         session=cpu_session)
     assert outcome.outputs["SKIPPED"] == 3 and outcome.outputs["DONE"] == 0 and outcome.outputs["FAILED"] == 1
+    assert {r.written for r in outcome.records if r.status == "skipped"} == {"fusion"}   # read from the run record
     assert sum(": skipped, " in m for m in fb.infos) == 3
     assert {f: os.stat(out / f).st_mtime_ns for f in mtimes} == mtimes
     # complete means: this run's inputs and options, a run record, the expected raster

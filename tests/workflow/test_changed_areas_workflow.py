@@ -8,6 +8,7 @@ import rasterio
 
 from hsi_blind_fusion.core.synthetic_scene import make_scene, write_scene
 from hsi_blind_fusion.core.workflow import EstimationRequest, FusionRequest, run_estimation, run_fusion
+from hsi_blind_fusion.core.workflow.batch import written_share
 from helpers.feedback import Recording
 
 
@@ -29,6 +30,7 @@ def test_changed_areas_are_warned_reported_tagged_and_saved(tmp_path):
     found = out.result.diagnostics.estimation.pair_changes
     assert found.applied and 0.25 <= found.changed <= 0.5, found
     assert out.result.diagnostics.written == "fusion"
+    assert written_share(out.result) == ("fusion", round(100 * found.changed, 2))      # the batch summary's columns
     assert [w for w in fb.warnings if w.startswith("changed areas: ") and "upsampled HSI is written there" in w]
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Changed areas (the images disagree" in page                  # the table
