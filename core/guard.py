@@ -52,11 +52,24 @@ class ConsistencyCheck:
     #: not all is a local disagreement (a changed or clouded area)
     windows_unexplained: int = 0
     windows: int = 0
+    #: the median over MSI bands of each band's fused / upsampled relative residual (None: not
+    #: measured; the pooled ratio stands in)
+    msi_band_ratio: Optional[float] = None
+
+    @property
+    def msi_ratio(self) -> float:
+        """What the fused image leaves unexplained in the MSI over what the upsampled HSI leaves: the
+        median band's. Pooled over bands, an MSI band the HSI's range does not cover (a 10-band
+        Sentinel-2 MSI over a VNIR HSI: B11, B12) reads about 1 for both images and swamps the
+        others: realistic 10-band pairs pooled 0.56 where the fusion was 8-9 dB above upsampling."""
+        if self.msi_band_ratio is not None:
+            return self.msi_band_ratio
+        return self.fused_msi / max(self.upsampled_msi, 1e-30)
 
     @property
     def msi_unexplained(self) -> bool:
         """The MSI's detail did not get in (:func:`msi_unexplained`)."""
-        return msi_unexplained(self.fused_msi, self.upsampled_msi, self.msi_noise)
+        return msi_unexplained(self.msi_ratio, self.fused_msi, self.msi_noise)
 
     @property
     def held_out_doubt(self) -> bool:
@@ -77,8 +90,8 @@ class ConsistencyCheck:
             out.append(f"the fused image fits the MSI no better than the upsampled HSI (relative residual "
                        f"{self.fused_msi:.3g} vs {self.upsampled_msi:.3g})")
         elif self.msi_unexplained:
-            out.append(f"the fused image leaves {self.fused_msi / self.upsampled_msi:.0%} of what the upsampled HSI "
-                       f"leaves unexplained in the MSI (relative residual {self.fused_msi:.3g} vs "
+            out.append(f"the fused image leaves {self.msi_ratio:.0%} of what the upsampled HSI leaves unexplained "
+                       f"in the MSI (median band; relative residual {self.fused_msi:.3g} vs "
                        f"{self.upsampled_msi:.3g}; a matching pair leaves at most a fifth unless very noisy): the MSI may "
                        "show another place or date, be shifted or flipped against the HSI, or the blur is wider than "
                        "the kernel")
@@ -97,11 +110,17 @@ class ConsistencyCheck:
         return out
 
 
-def msi_unexplained(fused: float, upsampled: float, noise: float) -> bool:
-    """The fused image's residual against the MSI (``fused``, relative) exceeds :data:`MSI_FIT_DOUBT`
-    of the upsampled HSI's (``upsampled``) and the MSI's relative ``noise``: the MSI's detail did
-    not get in. For the whole sample or one window."""
-    return fused > MSI_FIT_DOUBT * upsampled and fused > noise
+def msi_unexplained(ratio: float, fused: float, noise: float) -> bool:
+    """The fused image leaves more than :data:`MSI_FIT_DOUBT` of what the upsampled HSI leaves
+    unexplained in the MSI (``ratio``, the median band's), and its relative residual (``fused``)
+    exceeds the MSI's relative ``noise``: the MSI's detail did not get in. For the whole sample or
+    one window."""
+    return ratio > MSI_FIT_DOUBT and fused > noise
+
+
+def band_ratio(fused: np.ndarray, upsampled: np.ndarray) -> float:
+    """The median over bands of ``sqrt(fused / upsampled)`` (squared residuals per band)."""
+    return float(np.median(np.sqrt(fused / np.maximum(upsampled, 1e-30))))
 
 
 def sample_windows(height: int, width: int, scale: int, seed: int, side: int = 128, count: int = 8) -> list[Window]:
@@ -139,6 +158,7 @@ def consistency_check(image: Callable[[Window], torch.Tensor], y: torch.Tensor, 
     height, width = z.shape[1:]
     edge = math.ceil((kernel.shape[-1] // 2) / s) + 1        # LR pixels whose blur reaches past a window
     sums = np.zeros((2, 2, 2))                                   # [fused, upsampled] x [hsi, msi] x [resid, signal]
+    band_sums = np.zeros((2, z.shape[0]))                        # [fused, upsampled] x MSI band: squared residual
     noise_power = 0.0
     local = []                                                   # per window: MSI resid fused, upsampled; noise; signal
     with torch.no_grad():
@@ -160,12 +180,14 @@ def consistency_check(image: Callable[[Window], torch.Tensor], y: torch.Tensor, 
             for i, img in enumerate((x, xb)):
                 y_hat = blur_downsample(img, kernel, s)[:, inner.rows, inner.cols]
                 sums[i, 0] += [float(((y_hat - y_ref)[:, hv] ** 2).sum()), hsi_signal]
-                msi_resid.append(float(((project(img, srf) - z_ref)[:, mv] ** 2).sum()))
-                sums[i, 1] += [msi_resid[-1], msi_signal]
+                msi_resid.append(((project(img, srf) - z_ref)[:, mv] ** 2).sum(dim=1).double().cpu().numpy())
+                band_sums[i] += msi_resid[-1]
+                sums[i, 1] += [float(msi_resid[-1].sum()), msi_signal]
             local.append((*msi_resid, window_noise, msi_signal))
     rel = np.sqrt(sums[..., 0] / np.maximum(sums[..., 1], 1e-30))
     noise = math.sqrt(noise_power / max(sums[1, 1, 1], 1e-30))
     unexplained = sum(1 for fused, up, nz, signal in local
-                      if signal > 0 and msi_unexplained(*(math.sqrt(v / signal) for v in (fused, up, nz))))
+                      if signal > 0 and msi_unexplained(band_ratio(fused, up), math.sqrt(fused.sum() / signal),
+                                                        math.sqrt(nz / signal)))
     return ConsistencyCheck(float(rel[0, 0]), float(rel[0, 1]), float(rel[1, 0]), float(rel[1, 1]), held_out_gain,
-                            noise, unexplained, len(local))
+                            noise, unexplained, len(local), band_ratio(*band_sums))

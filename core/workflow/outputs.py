@@ -176,7 +176,8 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             ("fused", f"{guard.fused_hsi:.4g}", f"{guard.fused_msi:.4g}"),
             ("upsampled HSI", f"{guard.upsampled_hsi:.4g}", f"{guard.upsampled_msi:.4g}"),
             ("fused / upsampled", f"{guard.fused_hsi / max(guard.upsampled_hsi, 1e-30):.3g}",
-             f"{guard.fused_msi / max(guard.upsampled_msi, 1e-30):.3g} (replaced above {MSI_FIT_DOUBT:g}, "
+             f"{guard.fused_msi / max(guard.upsampled_msi, 1e-30):.3g}; median band {guard.msi_ratio:.3g} "
+             f"(replaced above {MSI_FIT_DOUBT:g}, "
              "unless under the noise)"),
             ("relative noise of the input", "", f"{guard.msi_noise:.4g}"),
             ("held-out gain of the MSI", "" if guard.held_out_gain is None else f"{guard.held_out_gain:.3g}", ""),

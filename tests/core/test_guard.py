@@ -79,3 +79,18 @@ def test_a_changed_area_is_told_apart_from_a_mismatched_msi(scenes):
 def test_off(scenes):
     a, _ = scenes
     assert fuse(a.hsi, a.msi, scale=4, settings=FusionSettings(guard="off", **FAST)).diagnostics.guard is None
+
+
+def test_msi_bands_beyond_the_hsi_do_not_replace_a_good_fusion(scenes):
+    """A Sentinel-2 MSI's SWIR bands over a VNIR HSI: no fused image can explain them, and pooled over
+    the bands they swamped the others (the fusion was replaced); the median band decides."""
+    a, b = scenes
+    beyond = 3.0 * b.msi[:3]                          # bright bands the HSI's range does not see
+    msi = np.concatenate([a.msi, beyond]).astype(np.float32)
+    r = fuse(a.hsi, msi, scale=4, **FAST)
+    g = r.diagnostics.guard
+    assert g.fused_msi > 0.5 * g.upsampled_msi > g.msi_noise     # the pooled ratio alone would replace it
+    assert g.msi_ratio < 0.5 and not g.msi_unexplained and r.diagnostics.written == "fusion"
+    with torch.no_grad():
+        up = np.maximum(bicubic_estimate(torch.from_numpy(a.hsi), 4, 64, 64).numpy(), 0)
+    assert metrics.psnr(a.truth, r.image) > metrics.psnr(a.truth, up) + 3.0
