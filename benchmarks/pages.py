@@ -1,10 +1,13 @@
 """What every benchmark page says about where it ran, and how it is written out."""
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import platform
+import shlex
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -31,3 +34,20 @@ def publish(page: str, out: Optional[str]) -> None:
     print(page)
     if out:
         Path(out).write_text(page if page.endswith("\n") else page + "\n", encoding="utf-8")
+
+
+def sections_by_set(choice: str, rows: Callable[[str], list]) -> list[tuple[str, list]]:
+    """``(title, rows(subset))`` for each subset ``--set`` names: "Training scenes", "Development scenes"."""
+    out = []
+    for subset in subsets(choice):
+        print(f"{subset} scenes", flush=True)
+        out.append((f"{'Training' if subset == 'training' else 'Development'} scenes", rows(subset)))
+    return out
+
+
+def page_meta(script: str, argv: Optional[list], seconds: float) -> dict:
+    """The page's command (``python benchmarks/<script> <arguments>``), date with the run's length, and machine."""
+    args = sys.argv[1:] if argv is None else argv
+    return {"command": f"python benchmarks/{script} " + " ".join(shlex.quote(a) for a in args),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + f" ({seconds:.0f} s)",
+            "machine": machine()}

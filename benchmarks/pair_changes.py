@@ -24,8 +24,6 @@ Cases (CAVE crops of 256 px at x8 with the Nikon response; airborne crops at x4 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import shlex
 import sys
 import time
 import warnings
@@ -192,14 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     data = data_dir()
     t0 = time.perf_counter()
-    sections = []
-    for subset in pages.subsets(args.set):
-        print(f"{subset} scenes", flush=True)
-        rows = cave_rows(data, CAVE[subset]) + airborne_rows(data, AIRBORNE[subset])
-        sections.append((f"{'Training' if subset == 'training' else 'Development'} scenes", rows))
-    meta = {"command": "python benchmarks/pair_changes.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") +
-            f" ({time.perf_counter() - t0:.0f} s)", "machine": pages.machine()}
+    sections = pages.sections_by_set(
+        args.set, lambda subset: cave_rows(data, CAVE[subset]) + airborne_rows(data, AIRBORNE[subset]))
+    meta = pages.page_meta("pair_changes.py", argv, time.perf_counter() - t0)
     pages.publish(render(sections, meta), args.out)
     return 0
 

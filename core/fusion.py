@@ -11,6 +11,7 @@ output tile by tile (rendering.py). Large scenes are never held as a whole HR cu
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -230,8 +231,11 @@ def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings,
     with torch.no_grad():
         kernel, srf = fitter.kernel_layer(), fitter.response_layer()
     windows = sample_windows(*obs.hr_shape, obs.scale, cfg.seed)
+    image = lambda w: fitter.image_and_start(w)[0]  # noqa: E731
+    if changed is not None:     # judged twice (the whole scene, its rest): each window's image made once
+        image = functools.lru_cache(maxsize=None)(image)
     check = lambda hsi_valid, msi_valid: consistency_check(  # noqa: E731
-        lambda w: fitter.image_and_start(w)[0], obs.y, obs.z, hsi_valid, msi_valid, kernel, srf, obs.scale, windows,
+        image, obs.y, obs.z, hsi_valid, msi_valid, kernel, srf, obs.scale, windows,
         None if held is None else held.gain, msi_noise)
     whole = check(obs.hsi_valid, obs.msi_valid)
     if changed is None:
