@@ -340,14 +340,16 @@ def large_section(jsonl: str) -> list[str]:
          "at any size; the estimate, rendering and writing grow with the area), CPU, automatic tile. "
          "Targets of issue 19 at N = 4096 (output 6.7 GB in float32): <= 150 s and peak RSS <= 3 GB. "
          "Render + write includes the GeoTIFF's compression (DEFLATE on all cores) and its overviews.", "",
-         "| N | output (GB float32) | tile | cached start | read | HSI cleaning | degradation | MSI denoising | "
-         "initial estimate | fusion | guard | render + write | total (s) | s per MSI megapixel | peak RSS (GB, VmHWM) |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "| N | output (GB float32) | tile | cached start | read | HSI cleaning | degradation | changed areas | "
+         "MSI linearization | MSI denoising | initial estimate | fusion | guard | render + write | total (s) | "
+         "s per MSI megapixel | peak RSS (GB, VmHWM) |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["seconds"]
         L.append(f"| {r['size']} | {r['output_gb']:.2f} | {r['tile_size']} | {r['cached']} | {s['read']:.1f} | "
                  f"{s.get('hsi_cleaning', 0.0):.1f} | "
-                 f"{s.get('validate', 0) + s['degradation_estimate']:.1f} | {s.get('msi_denoising', 0.0):.1f} | "
+                 f"{s.get('validate', 0) + s['degradation_estimate']:.1f} | {s.get('changed_areas', 0.0):.2f} | "
+                 f"{s.get('msi_linearization', 0.0):.1f} | {s.get('msi_denoising', 0.0):.1f} | "
                  f"{s['initial_estimate']:.1f} | {s['fusion']:.1f} | {s.get('guard', 0.0):.1f} | "
                  f"{s['write']:.1f} | {s['total']:.1f} | {s['total'] / (r['size'] ** 2 / 1e6):.1f} | "
                  f"{r['vmhwm_gb']:.2f} |")
