@@ -1,11 +1,14 @@
 """What every benchmark page says about where it ran, and how it is written out."""
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import os
 import platform
 import shlex
 import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -51,3 +54,18 @@ def page_meta(script: str, argv: Optional[list], seconds: float) -> dict:
     return {"command": f"python benchmarks/{script} " + " ".join(shlex.quote(a) for a in args),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + f" ({seconds:.0f} s)",
             "machine": machine()}
+
+
+def main_by_set(script: str, doc: str, rows: Callable[[str], list], render: Callable[[list, dict], str],
+                argv: Optional[list] = None) -> int:
+    """A page over the scene sets: ``--set`` and ``--out``, ``rows(subset)`` for each set,
+    ``render(sections, meta)`` printed and written."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_set_option(ap)
+    ap.add_argument("--out", default=None, help="Markdown output file (also printed)")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    sections = sections_by_set(args.set, rows)
+    publish(render(sections, page_meta(script, argv, time.perf_counter() - t0)), args.out)
+    return 0

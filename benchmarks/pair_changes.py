@@ -23,10 +23,8 @@ Cases (CAVE crops of 256 px at x8 with the Nikon response; airborne crops at x4 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -183,18 +181,9 @@ def render(sections: list[tuple[str, list[dict]]], meta: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    pages.add_set_option(ap)
-    ap.add_argument("--out", default=None, help="Markdown output file (also printed)")
-    args = ap.parse_args(argv)
-    warnings.simplefilter("ignore")
     data = data_dir()
-    t0 = time.perf_counter()
-    sections = pages.sections_by_set(
-        args.set, lambda subset: cave_rows(data, CAVE[subset]) + airborne_rows(data, AIRBORNE[subset]))
-    meta = pages.page_meta("pair_changes.py", argv, time.perf_counter() - t0)
-    pages.publish(render(sections, meta), args.out)
-    return 0
+    return pages.main_by_set("pair_changes.py", __doc__, lambda subset: cave_rows(data, CAVE[subset]) +
+                             airborne_rows(data, AIRBORNE[subset]), render, argv)
 
 
 if __name__ == "__main__":

@@ -172,13 +172,11 @@ def _cleanest_quadrant(pair: NormalizedPair, first, r_first: np.ndarray, estimat
 
 
 def exclude_changes(pair: NormalizedPair, first, estimate: Callable[[NormalizedPair], object],
-                    valid_lr: Optional[np.ndarray] = None,
                     report: Optional[Callable[[float, str], None]] = None) -> tuple[object, PairChanges]:
     """``first`` (a Degradation of ``pair``) or, when changed areas pulled it, K and P estimated again
-    by ``estimate`` without them, and what was found. ``valid_lr``: the LR pixels the estimate may
-    read (default: valid HSI pixels whose MSI footprint is valid); ``report(fraction, message)``
-    hears of each new estimate."""
-    valid = footprint_valid(pair, first.kernel.shape[0]) if valid_lr is None else valid_lr
+    by ``estimate`` without them, and what was found; residuals are read on the valid HSI pixels whose
+    MSI footprint is valid. ``report(fraction, message)`` hears of each new estimate."""
+    valid = footprint_valid(pair, first.kernel.shape[0])
     shape = valid.shape
     if min(shape) < 4 * BLOCK:
         return first, PairChanges()

@@ -108,22 +108,24 @@ def render(fitter: Fitter, tile: int, put: Callable[[Window, np.ndarray], None],
     return renderer
 
 
-def render_upsampled(fitter: Fitter, tile: int, put: Callable[[Window, np.ndarray], None], report: Reporter) -> None:
-    """The bicubic-upsampled HSI, tile by tile (what the guard writes when the fusion is no better),
-    finished as the fused tiles are (units, clipping, nodata)."""
+def upsampled_tile(fitter: Fitter, renderer: TileRenderer, arrays: SceneArrays, window: Window) -> np.ndarray:
+    """The bicubic-upsampled HSI on ``window``, finished as a fused tile is (units, clipping, nodata)."""
     from .guard import upsampled
 
-    obs = fitter.obs
-    height, width = obs.hr_shape
-    renderer = TileRenderer.from_fitter(fitter)
-    arrays = scene_arrays(fitter)
-    all_tiles = list(tiles(height, width, tile))
+    height, width = fitter.obs.hr_shape
     with torch.no_grad():
-        for i, window in enumerate(all_tiles):
-            report(i / len(all_tiles), f"writing tile {i + 1}/{len(all_tiles)} (upsampled HSI)")
-            x = upsampled(obs.y, obs.scale, window, height, width)
-            put(window, renderer.to_output(x, *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
-                                                              Window.full(height, width), arrays.hsi_band_valid)))
+        x = upsampled(fitter.obs.y, fitter.obs.scale, window, height, width)
+    return renderer.to_output(x, *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
+                                                 Window.full(height, width), arrays.hsi_band_valid))
+
+
+def render_upsampled(fitter: Fitter, tile: int, put: Callable[[Window, np.ndarray], None], report: Reporter) -> None:
+    """The bicubic-upsampled HSI, tile by tile (what the guard writes when the fusion is no better)."""
+    renderer, arrays = TileRenderer.from_fitter(fitter), scene_arrays(fitter)
+    all_tiles = list(tiles(*fitter.obs.hr_shape, tile))
+    for i, window in enumerate(all_tiles):
+        report(i / len(all_tiles), f"writing tile {i + 1}/{len(all_tiles)} (upsampled HSI)")
+        put(window, upsampled_tile(fitter, renderer, arrays, window))
 
 
 def blend_changed(fitter: Fitter, changed: np.ndarray, put: Callable[[Window, np.ndarray], None]
@@ -133,10 +135,8 @@ def blend_changed(fitter: Fitter, changed: np.ndarray, put: Callable[[Window, np
     wrong. The two meet over a ramp of about one LR pixel (the bicubic-upsampled mask)."""
     from .guard import upsampled
 
-    obs = fitter.obs
-    s, (height, width) = obs.scale, obs.hr_shape
-    renderer = TileRenderer.from_fitter(fitter)
-    arrays = scene_arrays(fitter)
+    s, (height, width) = fitter.obs.scale, fitter.obs.hr_shape
+    renderer, arrays = TileRenderer.from_fitter(fitter), scene_arrays(fitter)
     mask = torch.from_numpy(changed.astype(np.float32))[None]
 
     def blended(window: Window, block: np.ndarray) -> None:
@@ -146,9 +146,7 @@ def blend_changed(fitter: Fitter, changed: np.ndarray, put: Callable[[Window, np
             return
         with torch.no_grad():
             weight = upsampled(mask, s, window, height, width)[0].clamp(0.0, 1.0).numpy()
-            x = upsampled(obs.y, s, window, height, width)
-            up = renderer.to_output(x, *renderer.masks(window, arrays.msi_valid, arrays.hsi_valid,
-                                                       Window.full(height, width), arrays.hsi_band_valid))
+        up = upsampled_tile(fitter, renderer, arrays, window)
         put(window, ((1.0 - weight) * block + weight * up).astype(np.float32))
 
     return blended

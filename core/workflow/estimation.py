@@ -52,7 +52,7 @@ def run_estimation(request: EstimationRequest, feedback: Optional[Feedback] = No
         est_s = time.perf_counter() - t
         fb.info(f"Kernel support {deg.kernel.shape[0]} x {deg.kernel.shape[0]} MSI pixels "
                 f"({100 * deg.diagnostics.kernel_border_mass:.2f} % of its mass on its border)")
-        for m in linearity_messages(deg) + refit_messages(deg):
+        for m in linearity_messages(deg) + refit_messages(deg) + change_messages(deg, applied=False):
             fb.info(m)
         for w in kernel_messages(deg) + change_messages(deg):
             fb.warning(w)

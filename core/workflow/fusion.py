@@ -99,7 +99,8 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             d = result.diagnostics
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     f"window by window); {d.outer_iterations_run} outer iterations: {d.stop_reason}")
-            for m in cleaning_messages(result) + linearity_messages(result) + refit_messages(result):
+            for m in (cleaning_messages(result) + linearity_messages(result) + refit_messages(result)
+                      + change_messages(result, applied=False)):
                 fb.info(m)
             fb.info(f"Blur kernel {result.kernel.shape[0]} x {result.kernel.shape[0]} MSI pixels")
             fb.info(offset_message(inputs, result))

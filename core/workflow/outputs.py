@@ -101,12 +101,15 @@ def linearity_messages(result) -> list[str]:
     return [] if found is None else [found.summary()]
 
 
-def change_messages(result) -> list[str]:
-    """Where the two images disagree (core/pair_changes.py), if anything stood out: a warning, as
-    part of the output is not a fusion."""
+def change_messages(result, applied: bool = True) -> list[str]:
+    """What the search for changed areas found (core/pair_changes.py): with ``applied`` the warning
+    that part of the output is the upsampled HSI, else the note that areas stood out but estimating
+    without them did not help (a matching pair may read so: the log's information, not a warning)."""
     est = estimation_diagnostics(result)
     changes = None if est is None else getattr(est, "pair_changes", None)
-    return [f"changed areas: {changes.summary()}"] if changes is not None and changes.summary() else []
+    if changes is None or not changes.summary() or changes.applied != applied:
+        return []
+    return [f"changed areas: {changes.summary()}"]
 
 
 def change_rows(changes) -> list[tuple]:

@@ -32,6 +32,7 @@ def test_changed_areas_are_warned_reported_tagged_and_saved(tmp_path):
     assert out.result.diagnostics.written == "fusion"
     assert written_share(out.result) == ("fusion", round(100 * found.changed, 2))      # the batch summary's columns
     assert [w for w in fb.warnings if w.startswith("changed areas: ") and "upsampled HSI is written there" in w]
+    assert not [m for m in fb.infos if m.startswith("changed areas: ")]       # said once, as a warning
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Changed areas (the images disagree" in page                  # the table
     assert "<h2>Changed areas</h2>" in page and "alt='changed areas'" in page    # the map
