@@ -31,6 +31,7 @@ from .msi_linearity import linearize_and_estimate
 from .msi_mtf import undo_msi_mtf
 from .observations import NormalizedPair, normalize_pair
 from .progress import Cancel, Progress, Reporter
+from . import band_detail
 from .guard import ConsistencyCheck, consistency_check, sample_windows
 from .pair_changes import exclude_changes
 from .rendering import TileFarm, TileSink, Writer, blend_changed, render, render_upsampled
@@ -183,6 +184,8 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     with torch.no_grad():
         scene = SceneWindows.build(cfg, obs, kernel0, srf0, report.check)
     timings["initial_estimate"] = time.perf_counter() - t
+    if scene.estimator is not None and band_detail.summary(scene.estimator.detail_weights):
+        report(0.25, band_detail.summary(scene.estimator.detail_weights))
 
     t = time.perf_counter()
     fitter = Fitter(cfg, obs, scene, deg, report.sub(0.25, 0.9))
@@ -215,11 +218,16 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         tile_size=tile, cached=scene.cached, estimation=deg.diagnostics, estimated_kernel=deg.kernel,
         estimated_srf=deg.srf, timings=timings, losses=losses, guard=guard, written=written,
         outer_iterations_run=fitter.outer_run, stop_reason=fitter.stop_reason or "no fitting (0 iterations)",
-        hsi_cleaning=cleaning)
+        hsi_cleaning=cleaning, band_detail=_band_detail(scene))
     return FusionResult(
         image=sink.image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
         msi_gain=srf_n.sum(axis=1) * pair.z_unit / pair.y_unit,
         initial_kernel=deg.initial_kernel, initial_srf=deg.initial_srf, diagnostics=diagnostics)
+
+
+def _band_detail(scene: SceneWindows) -> Optional[list]:
+    weights = scene.estimator.detail_weights if scene.estimator is not None else None
+    return None if weights is None else [round(float(w), 4) for w in weights.cpu()]
 
 
 def _check(fitter: Fitter, scene: SceneWindows, obs, cfg: FusionSettings,

@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .band_detail import band_detail_weights, shrink_detail_
 from .kernels import gaussian_kernel
 from .noise import lr_identity_noise_cap, noise_sigma
 from .operators import blur, blur_downsample, interpolation_matrix, lr_rows_read, upsample
@@ -61,6 +62,7 @@ class ClassicalEstimator:
     ridge: float = 0.01             # ridge weight of the local regression (chosen by cross-validation)
     residual_weight: torch.Tensor | None = None   # (bands, h, w): 0 where an HSI band is invalid (not back-projected)
     held_out: "HeldOutCheck | None" = None         # the MSI against the HSI's neighbours on held-out LR pixels
+    detail_weights: torch.Tensor | None = None     # (bands,) share of the MSI's detail each band took (band_detail.py)
 
     #: (bands, h, w): the back-projected LR residuals, summed (set by :meth:`back_project`)
     lr_correction: torch.Tensor | None = None
@@ -241,13 +243,15 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
                   back_projections: int = 3, shape_sigma: float = 0.7, shape_snr: float = 30.0,
                   block_rows: int = 128, check: Callable[[], None] | None = None,
                   denoise_residual: bool = True, srf: torch.Tensor | None = None,
-                  band_valid: torch.Tensor | None = None) -> ClassicalEstimator:
+                  band_valid: torch.Tensor | None = None, detail_test: bool = False) -> ClassicalEstimator:
     """Fit the LR regression (in row blocks, to bound memory), the residual's signal projector
     and the global noise figures. ``eps`` is the ridge weight of the local regression (relative
     to the MSI variance); None chooses it by cross-validation (:func:`choose_ridge`). With the
     response ``srf`` (normalized units) the MSI noise estimate is capped by
     :func:`lr_identity_noise_cap` (texture inflates it otherwise). ``band_valid`` (bands, h, w)
-    marks the HSI values that may be back-projected (a pixel invalid in some bands only)."""
+    marks the HSI values that may be back-projected (a pixel invalid in some bands only).
+    ``detail_test``: each band takes the share of the MSI's detail that a test one level down says
+    it carries (core/band_detail.py)."""
     z_lr = blur_downsample(z, kernel, scale)
     a_global = _global_slopes(y, z_lr, hsi_valid)
     z_var = float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
@@ -271,6 +275,15 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         coef[:, :, b0:b1] = a[:, :, b0 - e0 : b1 - e0]
         offset[:, b0:b1] = b[:, b0 - e0 : b1 - e0]
         del a, b
+    weights = None
+    if detail_test:
+        fit = lambda y_r, z_r, k_r, r, valid_r: fit_classical(  # noqa: E731
+            y_r, z_r, k_r, r, valid_r, radius=radius, eps=eps, back_projections=back_projections,
+            shape_sigma=0.0, check=check, denoise_residual=denoise_residual,
+            detail_test=False).region(Window.full(*z_r.shape[1:]))
+        weights = band_detail_weights(y, z_lr, fit, hsi_valid)
+        if weights is not None:
+            shrink_detail_(coef, offset, y, weights)
     projector = None
     if denoise_residual:
         lr_resid = y - offset
@@ -284,7 +297,7 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
     weight = None if band_valid is None else band_valid.to(y.dtype)
     estimator = ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
-                                   shape_sigma, shape_snr, noise, floor, eps, weight, held_out)
+                                   shape_sigma, shape_snr, noise, floor, eps, weight, held_out, detail_weights=weights)
     if back_projections > 0:
         estimator.back_project(check)
     return estimator

@@ -147,6 +147,9 @@ class FusionDiagnostics:
     written: str = "fusion"
     #: what the LR-HSI cleaning found and whether it was used (None: hsi_cleaning="off")
     hsi_cleaning: Optional[HsiCleaning] = None
+    #: per HSI band, the share of the MSI's detail the classical start gave it (core/band_detail.py;
+    #: None: not tested: a backbone start, the test off, or a scene too small)
+    band_detail: Optional[list] = None
 
 
 @dataclass

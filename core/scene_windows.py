@@ -55,7 +55,7 @@ class SceneWindows:
                 return cls(None, x, obs, basis, "backbone")
         estimator = fit_classical(y, z, kernel, obs.scale, hsi_valid=obs.hsi_valid, check=check,
                                   denoise_residual=cfg.residual_denoising, srf=srf if cfg.noise_cap else None,
-                                  band_valid=obs.hsi_band_valid)
+                                  band_valid=obs.hsi_band_valid, detail_test=cfg.band_detail == "auto")
         x_full = estimator.whole(check) if fits else None
         return cls(estimator, x_full, obs, basis, "classical")
 

@@ -21,6 +21,7 @@ STOPPING = ("converged", "fixed")
 HSI_CLEANING = ("auto", "on", "off")
 MSI_LINEARIZATION = ("auto", "off")
 CHANGED_AREAS = ("auto", "off")
+BAND_DETAIL = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class FusionSettings:
     #: them, estimates K and P without them and writes the upsampled HSI there; "off" takes the
     #: whole pair as one scene
     changed_areas: str = "auto"
+    #: "auto": each HSI band takes the share of the MSI's detail that a test one level down (on the
+    #: LR grid) says it carries (core/band_detail.py); "off": every band takes all of it
+    band_detail: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -125,6 +129,8 @@ class FusionSettings:
         if self.msi_linearization not in MSI_LINEARIZATION:
             raise InvalidInputError(f"unknown MSI linearization {self.msi_linearization!r}; "
                                     f"use one of {', '.join(MSI_LINEARIZATION)}")
+        if self.band_detail not in BAND_DETAIL:
+            raise InvalidInputError(f"unknown band-detail action {self.band_detail!r}; use one of {', '.join(BAND_DETAIL)}")
         if self.changed_areas not in CHANGED_AREAS:
             raise InvalidInputError(f"unknown changed-areas action {self.changed_areas!r}; "
                                     f"use one of {', '.join(CHANGED_AREAS)}")

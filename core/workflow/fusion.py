@@ -170,6 +170,10 @@ def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
     tags["FUSION_CHANGED_AREAS"] = "off" if changes is None else (
         f"{100 * changes.changed:.1f} % written as upsampled HSI (the images disagree there)" if changes.applied
         else "none")
+    shares = result.diagnostics.band_detail
+    tags["FUSION_BAND_DETAIL"] = "not tested" if shares is None else (
+        "all bands take all of the MSI's detail" if min(shares) >= 0.995 else
+        "share of the MSI's detail per band: " + " ".join(f"{s:.2f}" for s in shares))
     if inputs.kept_bands is not None and not inputs.kept_bands.all():
         tags["FUSION_BANDS_LEFT_OUT"] = " ".join(str(int(i) + 1) for i in np.flatnonzero(~inputs.kept_bands))
     return tags

@@ -147,6 +147,19 @@ def settings_table(tool: ToolSpec, request, inputs: Inputs) -> dict:
     return table
 
 
+def band_detail_rows(shares: list, wavelengths=None) -> list:
+    """The report's rows of the per-band detail test: bands below all of the detail one by one, the
+    rest in one row (a 200-band HSI under a matching MSI is one row)."""
+    label = lambda i: f"{i + 1} ({wavelengths[i]:.0f} nm)" if wavelengths is not None and len(wavelengths) == \
+        len(shares) and np.isfinite(wavelengths[i]) else str(i + 1)  # noqa: E731
+    rows = [("HSI band", "share of the MSI's detail")]
+    rows += [(label(i), f"{s:.2f}") for i, s in enumerate(shares) if s < 0.995]
+    full = sum(s >= 0.995 for s in shares)
+    if full:
+        rows.append((f"the other {full} bands" if full < len(shares) else f"all {full} bands", "1.00"))
+    return rows
+
+
 def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
                 extra_timings: Optional[dict] = None) -> str:
     """The HTML report of a fusion (``result`` a FusionResult) or an estimation (a Degradation).
@@ -185,6 +198,10 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
             ("relative noise of the input", "", f"{guard.msi_noise:.4g}"),
             ("held-out gain of the MSI", "" if guard.held_out_gain is None else f"{guard.held_out_gain:.3g}", ""),
             ("written", getattr(diag, "written", "fusion"), "")]
+    shares = getattr(diag, "band_detail", None)
+    if shares:
+        tables["Per-band detail (the share of the MSI's detail each HSI band takes; 1 = all)"] = \
+            band_detail_rows(shares, inputs.hsi_wavelengths)
     cleaning = getattr(diag, "hsi_cleaning", None)
     if cleaning is not None:
         tables["HSI cleaning (stripes and impulse outliers, before the estimate)"] = cleaning_rows(cleaning)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
-from ..settings import CHANGED_AREAS as CHANGED_AREAS_OPTIONS, HSI_CLEANING as HSI_CLEANING_OPTIONS, \
-    MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
+from ..settings import BAND_DETAIL as BAND_DETAIL_OPTIONS, CHANGED_AREAS as CHANGED_AREAS_OPTIONS, \
+    HSI_CLEANING as HSI_CLEANING_OPTIONS, MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -239,6 +239,14 @@ CHANGED_AREAS = Param(
     "where that explains the rest clearly better, the areas that still disagree get the upsampled HSI in the output "
     "(the log, the report and the degradation file say how much). A matching pair is used as it is. off: the whole "
     "pair is taken as one scene.", _DEFAULTS.changed_areas, options=CHANGED_AREAS_OPTIONS, advanced=True)
+BAND_DETAIL = Param(
+    "BAND_DETAIL", "enum", "Per-band detail (bands the MSI does not see)",
+    "Every HSI band takes its spatial detail from the MSI. A band outside the MSI's responses (red bands under a "
+    "blue-only camera, short-wave infrared under a visible and near-infrared MSI) would get detail of another "
+    "wavelength. auto: the fusion is tested one level down (the HSI degraded once more and predicted from the "
+    "MSI at the HSI's resolution) and each band takes the share of the MSI's detail the test says it carries; "
+    "bands the MSI explains keep all of it. off: every band takes all of it. The report gives each band's share.",
+    _DEFAULTS.band_detail, options=BAND_DETAIL_OPTIONS, advanced=True)
 MSI_MTF = Param(
     "MSI_MTF", "float", "MSI sharpness: MTF at Nyquist (1 = as sharp as its pixels)",
     "The MSI's own blur, as its sensor's specification gives it: the contrast kept at the Nyquist frequency (for "
@@ -295,7 +303,7 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
-        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, BAND_DETAIL, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
         SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
@@ -509,7 +517,7 @@ BATCH = ToolSpec(
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, BAND_DETAIL, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),
