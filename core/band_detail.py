@@ -30,6 +30,9 @@ TEST_SIGMA = 1.0
 BORDER = 2
 #: the test needs at least this many LR pixels per side (degraded: half of it)
 MIN_SIDE = 12
+#: and reads at most a centred window of this side (LR pixels): one share per band needs no more,
+#: and the whole LR grid of a 4096² x8 scene with 100 bands took 3 s
+MAX_SIDE = 256
 #: a reading at or above this is taken as all of the detail: bands the MSI explains read 0.94-1.0
 #: (the test's own scatter), and on a realistic pair (an MSI blurrier than its pixels) the full
 #: resolution wants more detail than the test says, so shrinking by the raw reading cost 0.1 dB there
@@ -49,10 +52,13 @@ def band_detail_weights(y: torch.Tensor, z_lr: torch.Tensor, fit: Callable[..., 
     if min(h, w) < MIN_SIDE:
         return None
     r = TEST_FACTOR
-    hc, wc = h // r * r, w // r * r               # the degraded grid must tile the LR one exactly
-    y, z_lr = y[:, :hc, :wc], z_lr[:, :hc, :wc]
+    r0, c0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
+    hc, wc = min(h, MAX_SIDE) // r * r, min(w, MAX_SIDE) // r * r   # the degraded grid tiles the LR one
+    y, z_lr = y[:, r0 : r0 + hc, c0 : c0 + wc], z_lr[:, r0 : r0 + hc, c0 : c0 + wc]
+    if valid is not None:
+        valid = valid[r0 : r0 + hc, c0 : c0 + wc]
     kernel = torch.from_numpy(gaussian_kernel(4 * r + 1, TEST_SIGMA)).to(y.dtype).to(y.device)
-    ok = torch.ones((hc, wc), dtype=torch.bool, device=y.device) if valid is None else valid[:hc, :wc].bool()
+    ok = torch.ones((hc, wc), dtype=torch.bool, device=y.device) if valid is None else valid.bool()
     valid_r = None
     if valid is not None:   # a degraded pixel is valid when all it reads is
         valid_r = blur_downsample(ok[None].to(y.dtype), kernel, r)[0] > 1 - 1e-6
