@@ -184,6 +184,8 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
     with torch.no_grad():
         scene = SceneWindows.build(cfg, obs, kernel0, srf0, report.check)
     timings["initial_estimate"] = time.perf_counter() - t
+    if scene.estimator is not None and scene.estimator.band_kernels is not None:
+        report(0.25, scene.estimator.band_kernels.summary())
     if scene.estimator is not None and band_detail.summary(scene.estimator.detail_weights):
         report(0.25, band_detail.summary(scene.estimator.detail_weights))
 
@@ -218,7 +220,8 @@ def _fuse_on(cfg: FusionSettings, pair: NormalizedPair, deg: Degradation, dev: t
         tile_size=tile, cached=scene.cached, estimation=deg.diagnostics, estimated_kernel=deg.kernel,
         estimated_srf=deg.srf, timings=timings, losses=losses, guard=guard, written=written,
         outer_iterations_run=fitter.outer_run, stop_reason=fitter.stop_reason or "no fitting (0 iterations)",
-        hsi_cleaning=cleaning, band_detail=_band_detail(scene))
+        hsi_cleaning=cleaning, band_detail=_band_detail(scene),
+        band_kernels=scene.estimator.band_kernels if scene.estimator is not None else None)
     return FusionResult(
         image=sink.image, kernel=kernel, srf=normalize_rows(srf_n), scale=pair.scale,
         msi_gain=srf_n.sum(axis=1) * pair.z_unit / pair.y_unit,

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .band_detail import band_detail_weights, shrink_detail_
+from .chromatic_blur import BandKernels
 from .kernels import gaussian_kernel
 from .noise import lr_identity_noise_cap, noise_sigma
 from .operators import blur, blur_downsample, interpolation_matrix, lr_rows_read, upsample
@@ -63,6 +64,7 @@ class ClassicalEstimator:
     residual_weight: torch.Tensor | None = None   # (bands, h, w): 0 where an HSI band is invalid (not back-projected)
     held_out: "HeldOutCheck | None" = None         # the MSI against the HSI's neighbours on held-out LR pixels
     detail_weights: torch.Tensor | None = None     # (bands,) share of the MSI's detail each band took (band_detail.py)
+    band_kernels: "BandKernels | None" = None      # a kernel per group of bands (chromatic_blur.py); None: ``kernel``
 
     #: (bands, h, w): the back-projected LR residuals, summed (set by :meth:`back_project`)
     lr_correction: torch.Tensor | None = None
@@ -156,9 +158,10 @@ class ClassicalEstimator:
         ``(x_k*K)↓s = (x_0*K)↓s + H(S_k)``, with ``H = (up(·)*K)↓s`` an LR-to-LR convolution: the
         regression image is blurred and downsampled once (one pass over the HR image, in row bands),
         every later step is LR-sized. HR windows then need only the upsampling's reach as margin."""
-        s, k = self.scale, self.kernel.shape[-1]
+        s = self.scale
         height, width = self.z.shape[1:]
-        chunks = self._chunks(band_chunk)
+        groups = band_groups(self.kernel, self.band_kernels, self.y.shape[0])
+        k = max(kernel.shape[-1] for _, kernel in groups)
         a0 = torch.empty_like(self.y)
         reach = k // 2 + 3 * s + s
         for r0 in range(0, height, band_rows):
@@ -167,12 +170,14 @@ class ClassicalEstimator:
             band = Window.from_bounds(r0, min(height, r0 + band_rows), 0, width).snap(s).clip(height, width)
             grown = grown_on_lr_grid(band, reach, s, height, width)
             rows = band.to_lr(s).relative_to(grown.to_lr(s)).rows
-            for c in chunks:            # a band chunk at a time: the row band of all bands is large
-                x0 = self._regression(grown, [c])
-                a0[c, band.to_lr(s).rows] = blur_downsample(x0, self.kernel, s)[:, rows]
-                del x0
-        h = lr_response(self.kernel, s, self.y.dtype, self.y.device)
-        adjoint = back_projection_operator(h)
+            for g, kernel in groups:
+                for b0 in range(g.start, g.stop, band_chunk):   # a band chunk at a time: the row band of all bands is large
+                    c = slice(b0, min(g.stop, b0 + band_chunk))
+                    x0 = self._regression(grown, [c])
+                    a0[c, band.to_lr(s).rows] = blur_downsample(x0, kernel, s)[:, rows]
+                    del x0
+        responses = [lr_response(kernel, s, self.y.dtype, self.y.device) for _, kernel in groups]
+        adjoints = [back_projection_operator(h) for h in responses]
         total = torch.zeros_like(self.y)
         for _ in range(self.back_projections):
             if check:
@@ -180,12 +185,14 @@ class ClassicalEstimator:
             # in place where the order of operations allows: each LR-cube temporary is 0.1 GB on a
             # large scene's 100 bands, and they added up to the start's peak memory
             resid = torch.sub(self.y, a0)
-            resid -= lr_convolve(total, h)
+            for (g, _), h in zip(groups, responses):
+                resid[g] -= lr_convolve(total[g], h)
             if self.residual_weight is not None:
                 resid *= self.residual_weight
             if self.residual_projector is not None:
                 resid = torch.einsum("ab,bhw->ahw", self.residual_projector, resid)
-            total += resid if adjoint is None else lr_convolve(resid, adjoint)
+            for (g, _), adjoint in zip(groups, adjoints):
+                total[g] += resid[g] if adjoint is None else lr_convolve(resid[g], adjoint)
             del resid
         del a0
         self.lr_correction = total
@@ -243,7 +250,8 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
                   back_projections: int = 3, shape_sigma: float = 0.7, shape_snr: float = 30.0,
                   block_rows: int = 128, check: Callable[[], None] | None = None,
                   denoise_residual: bool = True, srf: torch.Tensor | None = None,
-                  band_valid: torch.Tensor | None = None, detail_test: bool = False) -> ClassicalEstimator:
+                  band_valid: torch.Tensor | None = None, detail_test: bool = False,
+                  band_kernels: "BandKernels | None" = None) -> ClassicalEstimator:
     """Fit the LR regression (in row blocks, to bound memory), the residual's signal projector
     and the global noise figures. ``eps`` is the ridge weight of the local regression (relative
     to the MSI variance); None chooses it by cross-validation (:func:`choose_ridge`). With the
@@ -251,21 +259,76 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
     :func:`lr_identity_noise_cap` (texture inflates it otherwise). ``band_valid`` (bands, h, w)
     marks the HSI values that may be back-projected (a pixel invalid in some bands only).
     ``detail_test``: each band takes the share of the MSI's detail that a test one level down says
-    it carries (core/band_detail.py)."""
+    it carries (core/band_detail.py). ``band_kernels``: a kernel per group of bands (a blur that changes
+    with wavelength, core/chromatic_blur.py) in place of ``kernel`` for the LR fit and the
+    back-projections."""
     z_lr = blur_downsample(z, kernel, scale)
-    a_global = _global_slopes(y, z_lr, hsi_valid)
     z_var = float(_centred_cov(z_lr, hsi_valid).trace()) / z.shape[0]
     held_out = None
     if eps is None:
         held_out = choose_ridge(y, z_lr, z_var, radius, hsi_valid, check=check)
         eps = held_out.ridge
     reg = eps * z_var
-    h = y.shape[1]
     # row blocks whose float64 solve stays near 64 MB whatever the scene's width and band count
     block_rows = max(8, min(block_rows, LOCAL_FIT_VALUES // max(1, y.shape[2] * z_lr.shape[0] * y.shape[0])))
     # filled block by block: a list of parts plus their concatenation would hold the slopes twice
     coef = torch.empty((z_lr.shape[0],) + tuple(y.shape), dtype=y.dtype, device=y.device)
     offset = torch.empty_like(y)
+    groups = band_groups(kernel, band_kernels, y.shape[0])
+    # each group of bands is regressed on the MSI blurred with its own kernel (chromatic_blur.py)
+    group_lr = [z_lr if band_kernels is None else blur_downsample(z, k, scale) for _, k in groups]
+    for (g, _), zg in zip(groups, group_lr):
+        _fit_maps(y[g], zg, hsi_valid, reg, radius, block_rows, check, coef[:, g], offset[g])
+    weights = None
+    if detail_test:
+        fit = lambda y_r, z_r, k_r, r, valid_r: fit_classical(  # noqa: E731
+            y_r, z_r, k_r, r, valid_r, radius=radius, eps=eps, back_projections=back_projections,
+            shape_sigma=0.0, check=check, denoise_residual=denoise_residual,
+            detail_test=False).region(Window.full(*z_r.shape[1:]))
+        parts = [band_detail_weights(y[g], zg, fit, hsi_valid) for (g, _), zg in zip(groups, group_lr)]
+        weights = None if any(p is None for p in parts) else torch.cat(parts)
+        if weights is not None:
+            shrink_detail_(coef, offset, y, weights)
+    projector = None
+    if denoise_residual:
+        lr_resid = y - offset
+        for (g, _), zg in zip(groups, group_lr):
+            for m in range(zg.shape[0]):
+                lr_resid[g] -= coef[m, g] * zg[m]
+        projector = signal_projector(lr_resid, hsi_valid)
+    del group_lr
+    per_band = noise_sigma(z)
+    if srf is not None:
+        per_band = torch.minimum(per_band, lr_identity_noise_cap(y, z_lr, kernel, srf, hsi_valid))
+    noise = float(torch.sqrt((per_band ** 2).sum()))
+    floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
+    weight = None if band_valid is None else band_valid.to(y.dtype)
+    estimator = ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
+                                   shape_sigma, shape_snr, noise, floor, eps, weight, held_out, detail_weights=weights,
+                                   band_kernels=band_kernels)
+    if back_projections > 0:
+        estimator.back_project(check)
+    return estimator
+
+
+#: values (LR pixels x MSI bands x HSI bands) of one row block of the local regression fit
+LOCAL_FIT_VALUES = 8_000_000
+
+
+def band_groups(kernel: torch.Tensor, band_kernels: "BandKernels | None", bands: int) -> list:
+    """``[(band slice, kernel)]``: every band with ``kernel``, or each group with its own."""
+    if band_kernels is None:
+        return [(slice(0, bands), kernel)]
+    return [(g, torch.as_tensor(k, dtype=kernel.dtype, device=kernel.device))
+            for g, k in zip(band_kernels.slices(), band_kernels.kernels)]
+
+
+def _fit_maps(y: torch.Tensor, z_lr: torch.Tensor, hsi_valid: torch.Tensor | None, reg: float, radius: int,
+              block_rows: int, check: Callable[[], None] | None, coef: torch.Tensor, offset: torch.Tensor) -> None:
+    """The local regression of ``y`` on ``z_lr`` into ``coef`` (msi bands, bands, h, w) and
+    ``offset`` (bands, h, w), in row blocks."""
+    a_global = _global_slopes(y, z_lr, hsi_valid)
+    h = y.shape[1]
     for b0 in range(0, h, block_rows):
         if check:
             check()
@@ -275,36 +338,6 @@ def fit_classical(y: torch.Tensor, z: torch.Tensor, kernel: torch.Tensor, scale:
         coef[:, :, b0:b1] = a[:, :, b0 - e0 : b1 - e0]
         offset[:, b0:b1] = b[:, b0 - e0 : b1 - e0]
         del a, b
-    weights = None
-    if detail_test:
-        fit = lambda y_r, z_r, k_r, r, valid_r: fit_classical(  # noqa: E731
-            y_r, z_r, k_r, r, valid_r, radius=radius, eps=eps, back_projections=back_projections,
-            shape_sigma=0.0, check=check, denoise_residual=denoise_residual,
-            detail_test=False).region(Window.full(*z_r.shape[1:]))
-        weights = band_detail_weights(y, z_lr, fit, hsi_valid)
-        if weights is not None:
-            shrink_detail_(coef, offset, y, weights)
-    projector = None
-    if denoise_residual:
-        lr_resid = y - offset
-        for m in range(z_lr.shape[0]):
-            lr_resid -= coef[m] * z_lr[m]
-        projector = signal_projector(lr_resid, hsi_valid)
-    per_band = noise_sigma(z)
-    if srf is not None:
-        per_band = torch.minimum(per_band, lr_identity_noise_cap(y, z_lr, kernel, srf, hsi_valid))
-    noise = float(torch.sqrt((per_band ** 2).sum()))
-    floor = 0.05 * float(y.sum(0).mean().clamp_min(1e-12))
-    weight = None if band_valid is None else band_valid.to(y.dtype)
-    estimator = ClassicalEstimator(y, z, kernel, scale, coef, offset, back_projections, projector,
-                                   shape_sigma, shape_snr, noise, floor, eps, weight, held_out, detail_weights=weights)
-    if back_projections > 0:
-        estimator.back_project(check)
-    return estimator
-
-
-#: values (LR pixels x MSI bands x HSI bands) of one row block of the local regression fit
-LOCAL_FIT_VALUES = 8_000_000
 
 #: ridge weights tried by :func:`choose_ridge` (relative to the MSI variance)
 RIDGE_GRID = (0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)

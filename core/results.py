@@ -150,6 +150,9 @@ class FusionDiagnostics:
     #: per HSI band, the share of the MSI's detail the classical start gave it (core/band_detail.py;
     #: None: not tested: a backbone start, the test off, or a scene too small)
     band_detail: Optional[list] = None
+    #: a blur that changes with wavelength (core/chromatic_blur.py): the groups of bands with their own
+    #: kernel (BandKernels; None: one kernel for all bands)
+    band_kernels: Optional[object] = None
 
 
 @dataclass

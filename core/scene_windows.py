@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import torch
 
 from .backbone import backbone_estimate
+from .chromatic_blur import estimate_band_kernels
 from .initial_estimate import ClassicalEstimator, fit_classical
 from .observations import DeviceObservations
 from .reconstruction_net import guidance_features, spectral_subspace
@@ -53,9 +54,16 @@ class SceneWindows:
             x = backbone_estimate(y, z, kernel, srf, obs.scale)
             if x is not None:
                 return cls(None, x, obs, basis, "backbone")
+        band_kernels = None
+        if cfg.chromatic_blur == "auto":
+            proxy = lambda yw, zw, k, vw, kernels: fit_classical(  # noqa: E731
+                yw, zw, k, obs.scale, hsi_valid=vw, back_projections=0, shape_sigma=0.0, denoise_residual=False,
+                band_kernels=kernels, check=check).region(Window.full(*zw.shape[1:]))
+            band_kernels = estimate_band_kernels(y, z, kernel, obs.scale, proxy, obs.hsi_valid)
         estimator = fit_classical(y, z, kernel, obs.scale, hsi_valid=obs.hsi_valid, check=check,
                                   denoise_residual=cfg.residual_denoising, srf=srf if cfg.noise_cap else None,
-                                  band_valid=obs.hsi_band_valid, detail_test=cfg.band_detail == "auto")
+                                  band_valid=obs.hsi_band_valid, detail_test=cfg.band_detail == "auto",
+                                  band_kernels=band_kernels)
         x_full = estimator.whole(check) if fits else None
         return cls(estimator, x_full, obs, basis, "classical")
 

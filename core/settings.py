@@ -22,6 +22,7 @@ HSI_CLEANING = ("auto", "on", "off")
 MSI_LINEARIZATION = ("auto", "off")
 CHANGED_AREAS = ("auto", "off")
 BAND_DETAIL = ("auto", "off")
+CHROMATIC_BLUR = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class FusionSettings:
     #: "auto": each HSI band takes the share of the MSI's detail that a test one level down (on the
     #: LR grid) says it carries (core/band_detail.py); "off": every band takes all of it
     band_detail: str = "auto"
+    #: "auto": when the HSI's blur changes with wavelength, groups of bands get their own kernel
+    #: (the common one shifted and stretched: core/chromatic_blur.py); "off": one kernel for all bands
+    chromatic_blur: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -129,6 +133,9 @@ class FusionSettings:
         if self.msi_linearization not in MSI_LINEARIZATION:
             raise InvalidInputError(f"unknown MSI linearization {self.msi_linearization!r}; "
                                     f"use one of {', '.join(MSI_LINEARIZATION)}")
+        if self.chromatic_blur not in CHROMATIC_BLUR:
+            raise InvalidInputError(f"unknown chromatic-blur action {self.chromatic_blur!r}; "
+                                    f"use one of {', '.join(CHROMATIC_BLUR)}")
         if self.band_detail not in BAND_DETAIL:
             raise InvalidInputError(f"unknown band-detail action {self.band_detail!r}; use one of {', '.join(BAND_DETAIL)}")
         if self.changed_areas not in CHANGED_AREAS:

@@ -237,57 +237,57 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="63"/>
+        <location filename="../build/i18n/tool_specs.py" line="65"/>
         <source>Compute device</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="65"/>
+        <location filename="../build/i18n/tool_specs.py" line="67"/>
         <source>Random seed</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="66"/>
+        <location filename="../build/i18n/tool_specs.py" line="68"/>
         <source>Seed of every random choice; the same seed gives the same result on the CPU.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="69"/>
+        <location filename="../build/i18n/tool_specs.py" line="71"/>
         <source>Fused hyperspectral image</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="71"/>
+        <location filename="../build/i18n/tool_specs.py" line="73"/>
         <source>Estimated degradation (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="72"/>
+        <location filename="../build/i18n/tool_specs.py" line="74"/>
         <source>Optional: the estimated kernel and response, reusable as DEGRADATION.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="73"/>
+        <location filename="../build/i18n/tool_specs.py" line="75"/>
         <source>Report (HTML)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="74"/>
+        <location filename="../build/i18n/tool_specs.py" line="76"/>
         <source>Optional: an HTML page (figures embedded) with the kernel and responses beside their starting points, colour previews, per-band residuals, losses, settings, timings and device. QGIS opens it in the results viewer.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="75"/>
+        <location filename="../build/i18n/tool_specs.py" line="77"/>
         <source>Estimate sensor degradation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="76"/>
+        <location filename="../build/i18n/tool_specs.py" line="78"/>
         <source>Estimates the blur kernel of a hyperspectral sensor and the spectral response of a multispectral one from an image pair, without fusing.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="77"/>
+        <location filename="../build/i18n/tool_specs.py" line="79"/>
         <source>Estimates, from a low-resolution hyperspectral image (HSI) and a high-resolution multispectral image (MSI) of the same scene, the blur kernel of the HSI sensor (relative to the MSI grid) and the spectral response of the MSI bands, without fusing. Fast (seconds): useful to check a sensor pair or to reuse the estimate in several fusions.
 
 Inputs
@@ -306,67 +306,67 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="78"/>
+        <location filename="../build/i18n/tool_specs.py" line="80"/>
         <source>blur</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="79"/>
+        <location filename="../build/i18n/tool_specs.py" line="81"/>
         <source>kernel</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="80"/>
+        <location filename="../build/i18n/tool_specs.py" line="82"/>
         <source>PSF</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="81"/>
+        <location filename="../build/i18n/tool_specs.py" line="83"/>
         <source>spectral response</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="82"/>
+        <location filename="../build/i18n/tool_specs.py" line="84"/>
         <source>SRF</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="83"/>
+        <location filename="../build/i18n/tool_specs.py" line="85"/>
         <source>calibration</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="84"/>
+        <location filename="../build/i18n/tool_specs.py" line="86"/>
         <source>The hyperspectral raster.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="85"/>
+        <location filename="../build/i18n/tool_specs.py" line="87"/>
         <source>The multispectral raster.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="86"/>
+        <location filename="../build/i18n/tool_specs.py" line="88"/>
         <source>Kernel, response, scale and wavelengths as JSON.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="87"/>
+        <location filename="../build/i18n/tool_specs.py" line="89"/>
         <source>Simulate sensor observations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="88"/>
+        <location filename="../build/i18n/tool_specs.py" line="90"/>
         <source>Tools</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="89"/>
+        <location filename="../build/i18n/tool_specs.py" line="91"/>
         <source>Simulates a low-resolution hyperspectral and a high-resolution multispectral image from a high-resolution hyperspectral raster (a pair with a known truth).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="90"/>
+        <location filename="../build/i18n/tool_specs.py" line="92"/>
         <source>Simulates the two observations that &apos;Blind HSI-MSI fusion&apos; takes from a high-resolution hyperspectral raster, for tutorials and benchmarks with a known truth.
 
 Inputs
@@ -386,227 +386,227 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="91"/>
+        <location filename="../build/i18n/tool_specs.py" line="93"/>
         <source>simulation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="92"/>
+        <location filename="../build/i18n/tool_specs.py" line="94"/>
         <source>degradation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="93"/>
+        <location filename="../build/i18n/tool_specs.py" line="95"/>
         <source>synthetic</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="94"/>
+        <location filename="../build/i18n/tool_specs.py" line="96"/>
         <source>benchmark</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="95"/>
+        <location filename="../build/i18n/tool_specs.py" line="97"/>
         <source>High-resolution hyperspectral image</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="96"/>
+        <location filename="../build/i18n/tool_specs.py" line="98"/>
         <source>The truth to degrade.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="97"/>
+        <location filename="../build/i18n/tool_specs.py" line="99"/>
         <source>Gaussian kernel size (odd)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="98"/>
+        <location filename="../build/i18n/tool_specs.py" line="100"/>
         <source>Width of the Gaussian blur kernel in pixels.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="99"/>
+        <location filename="../build/i18n/tool_specs.py" line="101"/>
         <source>Gaussian kernel sigma (pixels)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="100"/>
+        <location filename="../build/i18n/tool_specs.py" line="102"/>
         <source>Standard deviation of the Gaussian blur in input pixels.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="101"/>
+        <location filename="../build/i18n/tool_specs.py" line="103"/>
         <source>Kernel file (.npy, .csv, .txt)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="102"/>
+        <location filename="../build/i18n/tool_specs.py" line="104"/>
         <source>Optional: a 2-D kernel replacing the Gaussian.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="103"/>
+        <location filename="../build/i18n/tool_specs.py" line="105"/>
         <source>Spectral response (CSV)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="104"/>
+        <location filename="../build/i18n/tool_specs.py" line="106"/>
         <source>Response table (MSI bands x HSI bands) or curves (wavelength + one column per MSI band). Empty: Gaussian Sentinel-2 bands inside the input&apos;s wavelength range.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="105"/>
+        <location filename="../build/i18n/tool_specs.py" line="107"/>
         <source>Scale factor</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="106"/>
+        <location filename="../build/i18n/tool_specs.py" line="108"/>
         <source>HSI pixel size / MSI pixel size.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="107"/>
+        <location filename="../build/i18n/tool_specs.py" line="109"/>
         <source>Signal-to-noise ratio (dB, 0 = no noise)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="108"/>
+        <location filename="../build/i18n/tool_specs.py" line="110"/>
         <source>White Gaussian noise at this SNR per band; 0 adds none.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="109"/>
+        <location filename="../build/i18n/tool_specs.py" line="111"/>
         <source>Simulated LR hyperspectral image</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="111"/>
+        <location filename="../build/i18n/tool_specs.py" line="113"/>
         <source>Simulated HR multispectral image</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="113"/>
+        <location filename="../build/i18n/tool_specs.py" line="115"/>
         <source>Fusion quality</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="116"/>
+        <location filename="../build/i18n/tool_specs.py" line="118"/>
         <source>quality</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="117"/>
+        <location filename="../build/i18n/tool_specs.py" line="119"/>
         <source>metrics</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="118"/>
+        <location filename="../build/i18n/tool_specs.py" line="120"/>
         <source>PSNR</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="119"/>
+        <location filename="../build/i18n/tool_specs.py" line="121"/>
         <source>SAM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="120"/>
+        <location filename="../build/i18n/tool_specs.py" line="122"/>
         <source>SSIM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="121"/>
+        <location filename="../build/i18n/tool_specs.py" line="123"/>
         <source>ERGAS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="122"/>
+        <location filename="../build/i18n/tool_specs.py" line="124"/>
         <source>RMSE</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="126"/>
+        <location filename="../build/i18n/tool_specs.py" line="128"/>
         <source>accuracy</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="127"/>
+        <location filename="../build/i18n/tool_specs.py" line="129"/>
         <source>assessment</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="130"/>
+        <location filename="../build/i18n/tool_specs.py" line="132"/>
         <source>Reference (truth) image</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="128"/>
+        <location filename="../build/i18n/tool_specs.py" line="130"/>
         <source>Fused image</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="132"/>
+        <location filename="../build/i18n/tool_specs.py" line="134"/>
         <source>Scale factor (for ERGAS; 0 = skip ERGAS)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="138"/>
+        <location filename="../build/i18n/tool_specs.py" line="140"/>
         <source>Metrics (CSV)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="139"/>
+        <location filename="../build/i18n/tool_specs.py" line="141"/>
         <source>Optional: the metrics as CSV.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="140"/>
+        <location filename="../build/i18n/tool_specs.py" line="142"/>
         <source>PSNR (dB)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="141"/>
+        <location filename="../build/i18n/tool_specs.py" line="143"/>
         <source>SAM (degrees)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="64"/>
+        <location filename="../build/i18n/tool_specs.py" line="66"/>
         <source>auto: a CUDA GPU when torch sees one, else the CPU. cuda fails clearly without a GPU. With several GPUs, cuda:0, cuda:1, ... choose one.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="67"/>
+        <location filename="../build/i18n/tool_specs.py" line="69"/>
         <source>Cloud-Optimized GeoTIFF</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="68"/>
+        <location filename="../build/i18n/tool_specs.py" line="70"/>
         <source>Write OUTPUT as a Cloud-Optimized GeoTIFF (tiles and overviews laid out for reading over HTTP); needs a .tif output. Without it the GeoTIFF is tiled, with internal overviews when a side exceeds 256 pixels.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="70"/>
+        <location filename="../build/i18n/tool_specs.py" line="72"/>
         <source>Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="110"/>
+        <location filename="../build/i18n/tool_specs.py" line="112"/>
         <source>Float32 raster (GeoTIFF or ENVI): SCALE times coarser, same origin, the input&apos;s bands and wavelengths.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="112"/>
+        <location filename="../build/i18n/tool_specs.py" line="114"/>
         <source>Float32 raster (GeoTIFF or ENVI) on the input grid, one band per response row.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="114"/>
+        <location filename="../build/i18n/tool_specs.py" line="116"/>
         <source>Scores a fused hyperspectral image against a reference (RMSE, PSNR, SAM, SSIM, ERGAS) or, without one, against the HSI and MSI it was fused from (QNR, D_lambda, D_s, residuals).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="115"/>
+        <location filename="../build/i18n/tool_specs.py" line="117"/>
         <source>Scores a fused hyperspectral image: against a reference of the same grid and bands when you have one, and without a reference, against the HSI and MSI it was fused from.
 
 Inputs
@@ -630,77 +630,77 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="123"/>
+        <location filename="../build/i18n/tool_specs.py" line="125"/>
         <source>QNR</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="124"/>
+        <location filename="../build/i18n/tool_specs.py" line="126"/>
         <source>no reference</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="125"/>
+        <location filename="../build/i18n/tool_specs.py" line="127"/>
         <source>distortion</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="129"/>
+        <location filename="../build/i18n/tool_specs.py" line="131"/>
         <source>The image to score (on the reference&apos;s grid, or on the MSI grid).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="131"/>
+        <location filename="../build/i18n/tool_specs.py" line="133"/>
         <source>Optional: the true high-resolution hyperspectral image (RMSE, PSNR, SAM, SSIM, ERGAS).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="133"/>
+        <location filename="../build/i18n/tool_specs.py" line="135"/>
         <source>HSI/MSI pixel-size ratio of the fusion; ERGAS is not computed when 0 (with HSI and MSI it comes from their pixel sizes).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="134"/>
+        <location filename="../build/i18n/tool_specs.py" line="136"/>
         <source>Optional, with MSI: the hyperspectral input of the fusion (QNR, D_lambda, D_s, residuals).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="135"/>
+        <location filename="../build/i18n/tool_specs.py" line="137"/>
         <source>Optional, with HSI: the multispectral input of the fusion.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="136"/>
+        <location filename="../build/i18n/tool_specs.py" line="138"/>
         <source>Degradation of the fusion (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="137"/>
+        <location filename="../build/i18n/tool_specs.py" line="139"/>
         <source>Optional, with HSI and MSI: the kernel and response of the fusion (OUTPUT_DEGRADATION of &apos;Blind HSI-MSI fusion&apos;); estimated from the HSI and MSI when not given.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="142"/>
+        <location filename="../build/i18n/tool_specs.py" line="144"/>
         <source>QNR (quality with no reference)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="143"/>
+        <location filename="../build/i18n/tool_specs.py" line="145"/>
         <source>D_lambda (spectral distortion)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="144"/>
+        <location filename="../build/i18n/tool_specs.py" line="146"/>
         <source>D_s (spatial distortion)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="145"/>
+        <location filename="../build/i18n/tool_specs.py" line="147"/>
         <source>HSI residual of the re-degraded fused image (%)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="146"/>
+        <location filename="../build/i18n/tool_specs.py" line="148"/>
         <source>MSI residual of the re-degraded fused image (%)</source>
         <translation type="unfinished"></translation>
     </message>
@@ -747,7 +747,7 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="61"/>
+        <location filename="../build/i18n/tool_specs.py" line="63"/>
         <source>Grid of the fused image</source>
         <translation type="unfinished"></translation>
     </message>
@@ -757,22 +757,22 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="59"/>
+        <location filename="../build/i18n/tool_specs.py" line="61"/>
         <source>Stop when converged</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="60"/>
+        <location filename="../build/i18n/tool_specs.py" line="62"/>
         <source>Stop the alternation once a share of the HSI&apos;s pixels, held out of the fitting, stops being predicted better (OUTER_ITERATIONS is then a maximum, and the iterate that predicted them best is kept). Off: run every iteration, the paper&apos;s schedule.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/batch_fusion.py" line="33"/>
+        <location filename="../algorithms/batch_fusion.py" line="34"/>
         <source>Give either a manifest (MANIFEST) or a folder of pairs (FOLDER), not both.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../algorithms/batch_fusion.py" line="36"/>
+        <location filename="../algorithms/batch_fusion.py" line="37"/>
         <source>Give a manifest (MANIFEST) or a folder of pairs (FOLDER).</source>
         <translation type="unfinished"></translation>
     </message>
@@ -787,7 +787,7 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="62"/>
+        <location filename="../build/i18n/tool_specs.py" line="64"/>
         <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end: Lanczos, cubic from another CRS).</source>
         <translation type="unfinished"></translation>
     </message>
@@ -802,12 +802,12 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="57"/>
+        <location filename="../build/i18n/tool_specs.py" line="59"/>
         <source>MSI sharpness: MTF at Nyquist (1 = as sharp as its pixels)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="58"/>
+        <location filename="../build/i18n/tool_specs.py" line="60"/>
         <source>The MSI&apos;s own blur, as its sensor&apos;s specification gives it: the contrast kept at the Nyquist frequency (for example about 0.15-0.3 for Sentinel-2&apos;s 10 m bands). The fusion takes its detail from the MSI and cannot tell its blur from the HSI&apos;s, so a blurred MSI gives a blurred result; below 1 the MSI is restored first (a Wiener filter of a Gaussian blur with that MTF, gain bounded). 1: no restoration. A value well below the MSI&apos;s real MTF over-sharpens it (ringing and noise): give the specification&apos;s value, not a guess.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -849,6 +849,16 @@ Limits
     <message>
         <location filename="../build/i18n/tool_specs.py" line="56"/>
         <source>Every HSI band takes its spatial detail from the MSI. A band outside the MSI&apos;s responses (red bands under a blue-only camera, short-wave infrared under a visible and near-infrared MSI) would get detail of another wavelength. auto: the fusion is tested one level down (the HSI degraded once more and predicted from the MSI at the HSI&apos;s resolution) and each band takes the share of the MSI&apos;s detail the test says it carries; bands the MSI explains keep all of it. off: every band takes all of it. The report gives each band&apos;s share.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../build/i18n/tool_specs.py" line="57"/>
+        <source>Chromatic blur (a kernel per group of bands)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../build/i18n/tool_specs.py" line="58"/>
+        <source>A spectrometer&apos;s blur often changes with wavelength (wider, or shifted, at one end of the range). auto: the kernel of each of up to 8 groups of neighbouring bands is found as the common kernel shifted and stretched, and used where it explains the HSI clearly better than the common one (the log and the report say which groups); a blur that is the same in every band is left as it is. off: one kernel for all bands.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

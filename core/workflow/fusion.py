@@ -24,7 +24,7 @@ from .feedback import Feedback, forward_warnings
 from .inputs import Inputs, load_inputs
 from .checks import check_fusion
 from .outputs import (change_messages, cleaning_messages, kernel_messages, linearity_messages, refit_messages,
-                      save_degradation, save_report, settings_table)
+                      save_degradation, save_report, settings_table, start_messages)
 from .requests import FusionRequest
 from .specs import FUSION
 
@@ -100,7 +100,7 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
             fb.info(f"Fusion done in {fuse_s:.1f} s on {d.device} (tiles of {d.tile_size} pixels, written "
                     f"window by window); {d.outer_iterations_run} outer iterations: {d.stop_reason}")
             for m in (cleaning_messages(result) + linearity_messages(result) + refit_messages(result)
-                      + change_messages(result, applied=False)):
+                      + change_messages(result, applied=False) + start_messages(result)):
                 fb.info(m)
             fb.info(f"Blur kernel {result.kernel.shape[0]} x {result.kernel.shape[0]} MSI pixels")
             fb.info(offset_message(inputs, result))
@@ -170,6 +170,10 @@ def provenance_tags(inputs: Inputs, result, cfg: FusionSettings) -> dict:
     tags["FUSION_CHANGED_AREAS"] = "off" if changes is None else (
         f"{100 * changes.changed:.1f} % written as upsampled HSI (the images disagree there)" if changes.applied
         else "none")
+    kernels = result.diagnostics.band_kernels
+    tags["FUSION_CHROMATIC_BLUR"] = "one kernel for all bands" if kernels is None else (
+        "own kernels for bands " + ", ".join(f"{a + 1}-{b}" for (a, b), p in zip(kernels.groups, kernels.params)
+                                             if np.any(p != 0)))
     shares = result.diagnostics.band_detail
     tags["FUSION_BAND_DETAIL"] = "not tested" if shares is None else (
         "all bands take all of the MSI's detail" if min(shares) >= 0.995 else

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import torch
 
 from .. import io
 from ..guard import MSI_FIT_DOUBT
@@ -94,6 +95,18 @@ def cleaning_messages(result) -> list[str]:
     return [] if cleaning is None else [cleaning.summary()]
 
 
+def start_messages(result) -> list[str]:
+    """What the start found about the bands: groups with their own kernel (core/chromatic_blur.py)
+    and bands that take less than half of the MSI's detail (core/band_detail.py)."""
+    from ..band_detail import summary
+    d = result.diagnostics
+    kernels = getattr(d, "band_kernels", None)
+    shares = getattr(d, "band_detail", None)
+    out = [] if kernels is None else [kernels.summary()]
+    line = summary(None if shares is None else torch.tensor(shares))
+    return out + ([line] if line else [])
+
+
 def linearity_messages(result) -> list[str]:
     """What the MSI linearization found (core/msi_linearity.py), if it ran."""
     est = estimation_diagnostics(result)
@@ -160,6 +173,18 @@ def band_detail_rows(shares: list, wavelengths=None) -> list:
     return rows
 
 
+def chromatic_rows(kernels, wavelengths=None) -> list:
+    """The report's rows of the groups of bands and their kernels (core/chromatic_blur.py)."""
+    named = wavelengths is not None and len(wavelengths) >= kernels.groups[-1][1]
+    rows = [("HSI bands", "own kernel", "shift x, y [MSI px]", "stretch x, y", "LR residual: common / own")]
+    for (a, b), p, g in zip(kernels.groups, kernels.params, kernels.group_gains):
+        span = f"{a + 1}-{b}" + (f" ({wavelengths[a]:.0f}-{wavelengths[b - 1]:.0f} nm)" if named else "")
+        own = bool(np.any(p != 0))
+        rows.append((span, "yes" if own else "no (common)", f"{p[0]:+.2f}, {p[1]:+.2f}",
+                     f"{100 * p[2]:+.0f} %, {100 * p[3]:+.0f} %", f"{g:.2f}"))
+    return rows
+
+
 def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
                 extra_timings: Optional[dict] = None) -> str:
     """The HTML report of a fusion (``result`` a FusionResult) or an estimation (a Degradation).
@@ -202,6 +227,10 @@ def save_report(inputs: Inputs, result, path: str, title: str, settings: dict,
     if shares:
         tables["Per-band detail (the share of the MSI's detail each HSI band takes; 1 = all)"] = \
             band_detail_rows(shares, inputs.hsi_wavelengths)
+    kernels = getattr(diag, "band_kernels", None)
+    if kernels is not None:
+        tables["Chromatic blur (a kernel per group of bands: the common kernel shifted and stretched)"] = \
+            chromatic_rows(kernels, inputs.hsi_wavelengths)
     cleaning = getattr(diag, "hsi_cleaning", None)
     if cleaning is not None:
         tables["HSI cleaning (stripes and impulse outliers, before the estimate)"] = cleaning_rows(cleaning)

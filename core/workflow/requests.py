@@ -44,6 +44,7 @@ class FusionRequest(_Request):
     msi_linearization: str = FusionSettings.msi_linearization
     changed_areas: str = FusionSettings.changed_areas
     band_detail: str = FusionSettings.band_detail
+    chromatic_blur: str = FusionSettings.chromatic_blur
     msi_mtf: float = FusionSettings.msi_mtf
     stop_when_converged: bool = True
     output_grid: str = "hsi"
@@ -59,7 +60,7 @@ class FusionRequest(_Request):
                        inner_iterations=int(self.inner_iterations), device=self.device, seed=int(self.seed),
                        msi_denoising=float(self.msi_denoising), hsi_cleaning=self.hsi_cleaning,
                        msi_linearization=self.msi_linearization, changed_areas=self.changed_areas,
-                       band_detail=self.band_detail, msi_mtf=float(self.msi_mtf),
+                       band_detail=self.band_detail, chromatic_blur=self.chromatic_blur, msi_mtf=float(self.msi_mtf),
                        stopping="converged" if self.stop_when_converged else "fixed",
                        kernel_size=int(self.kernel_size) if self.kernel_size and int(self.kernel_size) > 0 else None,
                        tile_size=int(self.tile_size) if self.tile_size and int(self.tile_size) > 0 else None)
@@ -145,6 +146,7 @@ class BatchRequest(_Request):
     msi_linearization: str = FusionSettings.msi_linearization
     changed_areas: str = FusionSettings.changed_areas
     band_detail: str = FusionSettings.band_detail
+    chromatic_blur: str = FusionSettings.chromatic_blur
     msi_mtf: float = FusionSettings.msi_mtf
     stop_when_converged: bool = True
     output_grid: str = "hsi"

@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional
 
 from ..sensor_presets import HSI_PRESETS, HSI_SENSOR_OPTIONS, MSI_PRESETS, MSI_SENSOR_OPTIONS
 from ..settings import BAND_DETAIL as BAND_DETAIL_OPTIONS, CHANGED_AREAS as CHANGED_AREAS_OPTIONS, \
-    HSI_CLEANING as HSI_CLEANING_OPTIONS, MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
+    CHROMATIC_BLUR as CHROMATIC_BLUR_OPTIONS, HSI_CLEANING as HSI_CLEANING_OPTIONS, \
+    MSI_LINEARIZATION as MSI_LINEARIZATION_OPTIONS, FusionSettings
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -247,6 +248,13 @@ BAND_DETAIL = Param(
     "MSI at the HSI's resolution) and each band takes the share of the MSI's detail the test says it carries; "
     "bands the MSI explains keep all of it. off: every band takes all of it. The report gives each band's share.",
     _DEFAULTS.band_detail, options=BAND_DETAIL_OPTIONS, advanced=True)
+CHROMATIC_BLUR = Param(
+    "CHROMATIC_BLUR", "enum", "Chromatic blur (a kernel per group of bands)",
+    "A spectrometer's blur often changes with wavelength (wider, or shifted, at one end of the range). auto: the "
+    "kernel of each of up to 8 groups of neighbouring bands is found as the common kernel shifted and stretched, "
+    "and used where it explains the HSI clearly better than the common one (the log and the report say which "
+    "groups); a blur that is the same in every band is left as it is. off: one kernel for all bands.",
+    _DEFAULTS.chromatic_blur, options=CHROMATIC_BLUR_OPTIONS, advanced=True)
 MSI_MTF = Param(
     "MSI_MTF", "float", "MSI sharpness: MTF at Nyquist (1 = as sharp as its pixels)",
     "The MSI's own blur, as its sensor's specification gives it: the contrast kept at the Nyquist frequency (for "
@@ -303,7 +311,7 @@ FUSION = ToolSpec(
         "in time."),
     parameters=(
         HSI, MSI, MSI2, SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS,
-        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, BAND_DETAIL, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
+        INNER_ITERATIONS, TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, BAND_DETAIL, CHROMATIC_BLUR, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE,
         SEED, COG,
         Param("OUTPUT", "raster_out", "Fused hyperspectral image",
               "Float32 raster on the MSI grid, one band per HSI band: GeoTIFF (.tif) or ENVI (.bsq, .bil, .bip).",
@@ -517,7 +525,7 @@ BATCH = ToolSpec(
         Param("SCHEDULER", "string", "Dask scheduler address (empty = in this process)", SCHEDULER_HELP, "",
               optional=True),
         SCALE, SRF, MSI_SENSOR, HSI_SENSOR, DEGRADATION, KERNEL_SUPPORT, OUTER_ITERATIONS, INNER_ITERATIONS,
-        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, BAND_DETAIL, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
+        TILE_SIZE, MSI_DENOISING, HSI_CLEANING, MSI_LINEARIZATION, CHANGED_AREAS, BAND_DETAIL, CHROMATIC_BLUR, MSI_MTF, STOP_WHEN_CONVERGED, OUTPUT_GRID, DEVICE, SEED, COG,
         Param("OUTPUT_FOLDER", "folder_out", "Output folder",
               "Where the fused GeoTIFFs, their run records and the batch summary are written."),
     ),

@@ -37,7 +37,7 @@ def test_provider_and_parameters():
     names = lambda i: [p.name() for p in reg.algorithmById(i).parameterDefinitions()]  # noqa: E731
     assert names("hsifusion:blindfusion") == ["HSI", "MSI", "MSI2", "SCALE", "SRF", "MSI_SENSOR", "HSI_SENSOR",
                                               "DEGRADATION", "KERNEL_SIZE", "OUTER_ITERATIONS", "INNER_ITERATIONS", "TILE_SIZE",
-                                              "MSI_DENOISING", "HSI_CLEANING", "MSI_LINEARIZATION", "CHANGED_AREAS", "BAND_DETAIL", "MSI_MTF", "STOP_WHEN_CONVERGED", "OUTPUT_GRID", "DEVICE",
+                                              "MSI_DENOISING", "HSI_CLEANING", "MSI_LINEARIZATION", "CHANGED_AREAS", "BAND_DETAIL", "CHROMATIC_BLUR", "MSI_MTF", "STOP_WHEN_CONVERGED", "OUTPUT_GRID", "DEVICE",
                                               "SEED", "COG",
                                               "OUTPUT",
                                               "OUTPUT_DEGRADATION", "REPORT"]
