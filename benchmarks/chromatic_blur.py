@@ -57,7 +57,7 @@ def oracle(y: np.ndarray, z: np.ndarray, psfs: np.ndarray) -> np.ndarray:
     from hsi_blind_fusion.core import scene_windows
 
     bounds = [(int(s[0]), int(s[-1]) + 1) for s in np.array_split(np.arange(y.shape[0]), GROUPS)]
-    true = BandKernels(bounds, [psfs[a:b].mean(0) for a, b in bounds], np.ones((GROUPS, 4)), 0.0, np.ones(GROUPS))
+    true = BandKernels(bounds, [psfs[a:b].mean(0) for a, b in bounds], np.ones((GROUPS, 4)), 1.0, np.ones(GROUPS))
     found = scene_windows.estimate_band_kernels
     scene_windows.estimate_band_kernels = lambda *args, **kwargs: true
     try:

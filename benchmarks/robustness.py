@@ -8,7 +8,7 @@ case says so, corrupted further; then:
 - **bicubic**: the HSI upsampled (what the guard falls back to);
 - **previous**: the blind start as it was before the robustness work: the kernel support fixed at
   ``2·scale + 1``, the guard off, no HSI cleaning, no MSI linearization, no search for changed areas,
-  no per-band detail test, K and P fitted once (no refit on the denoised MSI) (``fuse(outer_iterations=0)``; the rest of the start, e.g. its back-projection, is today's,
+  no per-band detail test, one kernel for all bands, K and P fitted once (no refit on the denoised MSI) (``fuse(outer_iterations=0)``; the rest of the start, e.g. its back-projection, is today's,
   so this row gains from those changes too);
 - **default**: the start as it is now (support from the data, the guard, HSI cleaning when the
   settings have it; ``fuse(outer_iterations=0)``);
@@ -198,7 +198,8 @@ def build_cases(data: Path) -> list[Case]:
 
 def _previous_settings() -> FusionSettings:
     known = {f.name for f in fields(FusionSettings)}
-    extra = {k: "off" for k in ("hsi_cleaning", "msi_linearization", "changed_areas", "band_detail") if k in known}
+    extra = {k: "off" for k in ("hsi_cleaning", "msi_linearization", "changed_areas", "band_detail", "chromatic_blur")
+             if k in known}
     return FusionSettings(guard="off", **extra)
 
 
@@ -291,8 +292,8 @@ def render(rows: list[dict], meta: dict) -> str:
              "their centre 100 / 88 px, realistic cases only); every row is the "
              "start the fusion fits its network from (`outer_iterations=0`); CNMF is given the true kernel and "
              "response. *previous* = today's code with the support fixed at 2·scale + 1, the guard off, no HSI "
-             "cleaning, no MSI linearization, no search for changed areas, no per-band detail test and no refit of K "
-             "and P on the denoised MSI.", "",
+             "cleaning, no MSI linearization, no search for changed areas, no per-band detail test, one kernel for all bands "
+             "and no refit of K and P on the denoised MSI.", "",
              "| case | scene | bicubic | previous | default | default + MSI_MTF | CNMF (true K,P) | true K,P start "
              "| default − previous | default − bicubic | kernel corr. previous / default | support | written "
              "| kernel warning |",

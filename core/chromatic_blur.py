@@ -65,7 +65,7 @@ class BandKernels:
         stretch = float(np.abs(self.params[:, 2:]).max())
         return (f"chromatic blur: the HSI's blur changes with wavelength (up to {shift:.1f} MSI pixels of shift and "
                 f"{100 * stretch:.0f} % of stretch between band groups); {len(self.groups)} band groups get their own "
-                f"kernel (LR residual {1 / self.gain:.0%} of the common kernel's)")
+                f"kernel (LR residual {1 / max(self.gain, 1e-9):.0%} of the common kernel's)")
 
 
 def derivative_kernels(kernel: np.ndarray) -> np.ndarray:
