@@ -4,15 +4,15 @@ The classical start gives every HSI band the MSI's detail through its local regr
 That holds for bands the MSI sees; a band outside its responses (the red bands under a blue-only
 camera, a NIR band under an RGB MSI with similar visible colours) gets detail of another
 wavelength, which is wrong wherever the scene's colours vary: a one-band blue camera made the
-fusion of CAVE balloons 1.3 dB worse than bicubic upsampling, its red bands 2-2.5 dB worse each.
+fusion of CAVE balloons worse than bicubic upsampling, through its red bands (docs/guard.md).
 
 The test is Wald's protocol on the LR grid: the HSI is degraded once more by a factor 2, the same
 local regression fitted there and applied to the (LR) MSI predicts the HSI; per band, the
 detail the prediction adds to the upsampled degraded HSI is regressed on the detail that is
-really there. The slope (over :data:`FULL_DETAIL_READING`, clipped to [0, 1]) is the share of the MSI's detail the band takes at
-full resolution (the least-squares scalar for the detail). Bands the MSI explains read about 1
-and keep their fusion unchanged; a band whose detail comes from elsewhere reads near 0 and is
-built mostly from the upsampled HSI. docs/band_detail.md measures it.
+really there. The slope (over :data:`FULL_DETAIL_READING`, clipped to [0, 1]) is the share of the
+MSI's detail the band takes at full resolution (the least-squares scalar for the detail). Bands
+the MSI explains read about 1 and keep their fusion unchanged; a band whose detail comes from
+elsewhere reads near 0 and is built mostly from the upsampled HSI. docs/band_detail.md measures it.
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ MIN_SIDE = 12
 MAX_SIDE = 256
 #: a reading at or above this is taken as all of the detail: bands the MSI explains read 0.94-1.0
 #: (the test's own scatter), and on a realistic pair (an MSI blurrier than its pixels) the full
-#: resolution wants more detail than the test says, so shrinking by the raw reading cost 0.1 dB there
+#: resolution wants more detail than the test says, so shrinking by the raw reading lost there
+#: (docs/band_detail.md)
 FULL_DETAIL_READING = 0.95
 
 

@@ -4,8 +4,8 @@ A real spectrometer's PSF is not the same in every band: its width and centre dr
 wavelength (the measured per-band PSFs of the HiDe camera: RMS radius 3.0 -> 4.7 px and centres
 moving 1-2 px across 45 bands). The blind estimate finds one kernel for all bands; each band's own
 blur then differs from it, the LR fit of its regression on the blurred MSI is off and the fused
-band is blurred or shifted against the truth (CAVE at x8 with those PSFs: 2.4-5.9 dB below the same
-pair with their mean PSF).
+band is blurred or shifted against the truth (CAVE at x8 with those PSFs: several dB below the same
+pair with their mean PSF, docs/chromatic_blur.md).
 
 Each band's kernel is modelled as the common kernel shifted and stretched along each axis (four
 numbers, ``dx, dy, sx, sy``): what a chromatic lens does to a PSF to first order. They are found
@@ -41,9 +41,9 @@ MAX_SHIFT, MAX_STRETCH = 4.0, 0.3
 #: a group gets its own kernel when that leaves at most 1/MIN_GAIN of the common kernel's LR residual
 MIN_GAIN = 1.1
 #: and only when all groups together leave at most 1/MIN_TOTAL_GAIN of it. A blur common to all bands
-#: read 1.00-1.15 on the training scenes but for one pair (1.39); a stray group, kept on its own, cost
-#: up to 0.6 dB: CAVE's bluest bands are blurrier in the scene itself, which the data cannot tell
-#: from a wider kernel (docs/chromatic_blur.md)
+#: read 1.00-1.15 on the training scenes but for one pair (1.39); a stray group, kept on its own,
+#: lowered their PSNR: CAVE's bluest bands are blurrier in the scene itself, which the data cannot
+#: tell from a wider kernel (docs/chromatic_blur.md)
 MIN_TOTAL_GAIN = 1.25
 
 

@@ -171,7 +171,8 @@ class ClassicalEstimator:
             grown = grown_on_lr_grid(band, reach, s, height, width)
             rows = band.to_lr(s).relative_to(grown.to_lr(s)).rows
             for g, kernel in groups:
-                for b0 in range(g.start, g.stop, band_chunk):   # a band chunk at a time: the row band of all bands is large
+                # a band chunk at a time: the row band of all bands is large
+                for b0 in range(g.start, g.stop, band_chunk):
                     c = slice(b0, min(g.stop, b0 + band_chunk))
                     x0 = self._regression(grown, [c])
                     a0[c, band.to_lr(s).rows] = blur_downsample(x0, kernel, s)[:, rows]
