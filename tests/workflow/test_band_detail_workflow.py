@@ -1,5 +1,5 @@
 """The per-band detail test in the workflow: the report and the GeoTIFF's metadata give each band's
-share of the MSI's detail; BAND_DETAIL reaches the core's settings, also through a batch."""
+share of the MSI's detail (its parameter: test_start_parameters.py)."""
 from dataclasses import replace
 
 import numpy as np
@@ -9,7 +9,6 @@ from hsi_blind_fusion.core.responses import gaussian_srf
 from hsi_blind_fusion.core.simulation import simulate
 from hsi_blind_fusion.core.synthetic_scene import make_scene, write_scene
 from hsi_blind_fusion.core.workflow import FusionRequest, run_fusion
-from hsi_blind_fusion.core.workflow.requests import BatchRequest
 from helpers.feedback import Recording
 
 
@@ -32,11 +31,3 @@ def test_shares_are_reported_and_tagged(tmp_path):
     with rasterio.open(tmp_path / "f.tif") as ds:
         tag = ds.tags()["FUSION_BAND_DETAIL"]
     assert tag.startswith("share of the MSI's detail per band: ") and len(tag.split(": ")[1].split()) == 40
-
-
-def test_parameter_reaches_the_settings():
-    r = FusionRequest.from_values({"HSI": "h.tif", "MSI": "m.tif", "OUTPUT": "o.tif", "BAND_DETAIL": "off"})
-    assert r.settings().band_detail == "off"
-    assert FusionRequest(hsi="h", msi="m", output="o").settings().band_detail == "auto"
-    b = BatchRequest.from_values({"FOLDER": "d", "OUTPUT_FOLDER": "o", "BAND_DETAIL": "off"})
-    assert b.pair_request("h.tif", "m.tif", "o.tif").settings().band_detail == "off"

@@ -1,5 +1,5 @@
 """Chromatic blur in the workflow: the log, the report and the GeoTIFF's metadata say which groups
-of bands got their own kernel; CHROMATIC_BLUR reaches the core's settings, also through a batch."""
+of bands got their own kernel (its parameter: test_start_parameters.py)."""
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +12,6 @@ from hsi_blind_fusion.core.operators import blur_downsample
 from hsi_blind_fusion.core.simulation import simulate
 from hsi_blind_fusion.core.synthetic_scene import make_scene, write_scene
 from hsi_blind_fusion.core.workflow import FusionRequest, run_fusion
-from hsi_blind_fusion.core.workflow.requests import BatchRequest
 from helpers.feedback import Recording
 
 
@@ -31,11 +30,3 @@ def test_own_kernels_are_logged_reported_and_tagged(tmp_path):
     assert "Chromatic blur (a kernel per group of bands" in (tmp_path / "r.html").read_text(encoding="utf-8")
     with rasterio.open(tmp_path / "f.tif") as ds:
         assert ds.tags()["FUSION_CHROMATIC_BLUR"].startswith("own kernels for bands 1-")
-
-
-def test_parameter_reaches_the_settings():
-    r = FusionRequest.from_values({"HSI": "h.tif", "MSI": "m.tif", "OUTPUT": "o.tif", "CHROMATIC_BLUR": "off"})
-    assert r.settings().chromatic_blur == "off"
-    assert FusionRequest(hsi="h", msi="m", output="o").settings().chromatic_blur == "auto"
-    b = BatchRequest.from_values({"FOLDER": "d", "OUTPUT_FOLDER": "o", "CHROMATIC_BLUR": "off"})
-    assert b.pair_request("h.tif", "m.tif", "o.tif").settings().chromatic_blur == "off"
