@@ -9,9 +9,10 @@ of B2, B3, B4, B8 (40 dB). Variants, each scored against the truth on the truth'
 
 - ``aligned``: the pair as the plugin always took it (the reference of the others);
 - ``offset grid``: the HSI's grid a third of an MSI pixel off the MSI's (the HSI simulated with its
-  kernel shifted by a third of a pixel and labelled so); the MSI is warped onto the HSI's grid and
-  the result back onto the MSI's (``OUTPUT_GRID=msi``): two resamplings by the plugin, each run with
-  Lanczos (the plugin's choice) and with cubic convolution;
+  kernel shifted by a third of a pixel and labelled so), fused onto the MSI's grid
+  (``OUTPUT_GRID=msi``): the MSI read as it is (the plugin's way, the kernel takes up the offset),
+  and, for comparison, the path before: the MSI warped onto the HSI's grid and the result back,
+  two resamplings, each run with Lanczos and with cubic convolution;
 - ``other CRS``: the MSI resampled (cubic, as a provider might) onto a 10 m grid of the neighbouring
   UTM zone, warped back by the plugin (cubic, the plugin's choice from another CRS, and Lanczos for comparison);
 - ``bad bands``: 3 HSI bands nodata everywhere and 3 flagged bad (``bbl``); scored on the other bands
@@ -140,6 +141,18 @@ def plugin_resampling(method: str):
         pair_grid.SHARP_RESAMPLING, pair_grid.TURNED_RESAMPLING = saved
 
 
+@contextlib.contextmanager
+def warped_offsets():
+    """The path before the MSI was read as it is on offset grids (OUTPUT_GRID=msi): warped onto the
+    HSI-aligned grid, the fused image warped back."""
+    original = io.pair_grid
+    io.pair_grid = lambda hsi, msi, scale=0, snap_offset=False: original(hsi, msi, scale)
+    try:
+        yield
+    finally:
+        io.pair_grid = original
+
+
 def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict]:
     rows = []
     hsi_t = s.t * Affine.scale(SCALE)
@@ -161,10 +174,13 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     y_off, _ = simulate(s.x, shifted_kernel(s.kernel, d, d), s.p10, SCALE, snr_db=40.0, seed=0)
     hsi_off = write(str(folder / "hsi_off.tif"), y_off, hsi_t * Affine.translation(d / SCALE, d / SCALE),
                     wavelengths_nm=s.wl)
+    path, o, sec = run(folder, "offset_snapped", hsi_off, msi, iterations, output_grid="msi")
+    add("offset grid (1/3 px), output on MSI grid, MSI read as it is", path, o, sec,
+        note=f"MSI warp: {o.inputs.msi_warp.resampling if o.inputs.msi_warp else None}")
     for method in ("lanczos", "cubic"):
-        with plugin_resampling(method):
+        with plugin_resampling(method), warped_offsets():
             path, o, sec = run(folder, f"offset_{method}", hsi_off, msi, iterations, output_grid="msi")
-        add(f"offset grid (1/3 px), output on MSI grid, {method}", path, o, sec,
+        add(f"offset grid (1/3 px), output on MSI grid, MSI warped ({method}) and back", path, o, sec,
             note=f"MSI warp: {o.inputs.msi_warp.resampling if o.inputs.msi_warp else None}")
 
     # the MSI in the neighbouring UTM zone, resampled there (cubic) at 10 m

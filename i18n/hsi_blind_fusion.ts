@@ -787,11 +787,6 @@ Limits
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../build/i18n/tool_specs.py" line="64"/>
-        <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end: Lanczos, cubic from another CRS).</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <location filename="../build/i18n/tool_specs.py" line="49"/>
         <source>HSI cleaning (stripes, dead and saturated pixels)</source>
         <translation type="unfinished"></translation>
@@ -859,6 +854,11 @@ Limits
     <message>
         <location filename="../build/i18n/tool_specs.py" line="58"/>
         <source>A spectrometer&apos;s blur often changes with wavelength (wider, or shifted, at one end of the range). auto: the kernel of each of up to 8 groups of neighbouring bands is found as the common kernel shifted and stretched, and used where it explains the HSI clearly better than the common one (the log and the report say which groups); a blur that is the same in every band is left as it is. off: one kernel for all bands.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../build/i18n/tool_specs.py" line="64"/>
+        <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end: Lanczos, cubic from another CRS; when the grids only differ by an offset in the same CRS, nothing is resampled: the MSI is read as it is and the estimated blur kernel takes up the offset).</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -7,6 +7,13 @@ the MSI is read as it is; otherwise (another CRS, an offset grid, a non-integer 
 warped once, while it is read, onto the grid aligned with the HSI's pixel edges, in the HSI's CRS,
 with a pixel of HSI / scale (:class:`MsiWarp`; average resampling where it shrinks, else Lanczos
 in the same CRS and cubic from another). :func:`read_pair` reads the windows.
+
+One exception to the warp: when the fused image is wanted on the MSI's own grid and the grids only
+differ by an offset of their pixel edges (same CRS, an integer ratio), ``snap_offset`` reads the MSI
+as it is and pairs each HSI pixel with the MSI pixels nearest its footprint. The HSI then samples
+its blur up to half an MSI pixel off their centre, which the estimated kernel takes up as it takes
+up any misregistration; the two resamplings of the warp (the MSI there, the fused image back) are
+what they would have cost (docs/real_pairs.md).
 """
 from __future__ import annotations
 
@@ -150,8 +157,10 @@ def _hsi_transform_and_scale(hsi: RasterInfo, msi: RasterInfo, scale: int, warni
     return hsi.transform, scale
 
 
-def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
-    """Validate an HSI/MSI pair from metadata only and find the windows of its common area."""
+def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0, snap_offset: bool = False) -> PairGrid:
+    """Validate an HSI/MSI pair from metadata only and find the windows of its common area.
+    ``snap_offset``: grids that differ only by an offset of their pixel edges are paired on the
+    MSI's grid, without a warp (the fused image is wanted there)."""
     warnings: list = []
     scale = int(scale or 0)
     if scale < 0:
@@ -164,7 +173,20 @@ def pair_grid(hsi: RasterInfo, msi: RasterInfo, scale: int = 0) -> PairGrid:
     why = _why_warp(hsi, msi)
     if not why:
         return _aligned_grid(hsi, msi, hsi_t, scale, warnings)
+    if snap_offset and why == [_offset_reason(hsi, msi)]:
+        return _aligned_grid(hsi, msi, hsi_t, scale, warnings, snapped=True)
     return _warped_grid(hsi, msi, scale, why, warnings)
+
+
+def _edge_offset(hsi: RasterInfo, msi: RasterInfo) -> float:
+    """How far (MSI pixels, the larger of x and y) the HSI's pixel edges lie from the MSI's."""
+    ht, mt = hsi.transform, msi.transform
+    ox, oy = (ht.c - mt.c) / mt.a, (ht.f - mt.f) / mt.e
+    return max(abs(ox - round(ox)), abs(oy - round(oy)))
+
+
+def _offset_reason(hsi: RasterInfo, msi: RasterInfo) -> str:
+    return f"the HSI's pixel edges are {_edge_offset(hsi, msi):.2f} MSI pixels off the MSI's"
 
 
 def _why_warp(hsi: RasterInfo, msi: RasterInfo) -> list[str]:
@@ -181,15 +203,15 @@ def _why_warp(hsi: RasterInfo, msi: RasterInfo) -> list[str]:
     n = int(round(rx))
     if n < 1 or abs(rx - n) > SCALE_TOLERANCE * max(1.0, rx) or abs(ry - rx) > SCALE_TOLERANCE * max(1.0, rx):
         why.append(f"the HSI/MSI pixel-size ratio is {rx:.4g} x {ry:.4g}, not one integer")
-    ox, oy = (ht.c - mt.c) / mt.a, (ht.f - mt.f) / mt.e
-    off = max(abs(ox - round(ox)), abs(oy - round(oy)))
-    if off > ALIGN_TOLERANCE:
-        why.append(f"the HSI's pixel edges are {off:.2f} MSI pixels off the MSI's")
+    if _edge_offset(hsi, msi) > ALIGN_TOLERANCE:
+        why.append(_offset_reason(hsi, msi))
     return why
 
 
-def _aligned_grid(hsi: RasterInfo, msi: RasterInfo, hsi_t, scale: int, warnings: list) -> PairGrid:
-    """The common area of two grids whose pixel edges coincide (the MSI read as it is)."""
+def _aligned_grid(hsi: RasterInfo, msi: RasterInfo, hsi_t, scale: int, warnings: list,
+                  snapped: bool = False) -> PairGrid:
+    """The common area of two grids whose pixel edges coincide (the MSI read as it is); ``snapped``:
+    or lie up to half an MSI pixel apart, each HSI pixel paired with the nearest MSI pixels."""
     _check_north_up(msi, "MSI")
     mt = msi.transform
     if hsi_t.a * mt.a <= 0 or hsi_t.e * mt.e <= 0:
@@ -209,8 +231,13 @@ def _aligned_grid(hsi: RasterInfo, msi: RasterInfo, hsi_t, scale: int, warnings:
             "the HSI and MSI have the same pixel size (scale 1): the HSI must be coarser than the MSI")
     ox = (hsi_t.c - mt.c) / mt.a
     oy = (hsi_t.f - mt.f) / mt.e
+    if snapped:
+        warnings.append(
+            f"{_offset_reason(hsi, msi)}: the MSI is read as it is and the fused image lies on its grid (OUTPUT_GRID=msi), "
+            "each HSI pixel paired with the MSI pixels nearest its footprint; the estimated blur kernel takes up the "
+            "offset (no resampling)")
     for o, axis in ((ox, "x"), (oy, "y")):
-        if abs(o - round(o)) > ALIGN_TOLERANCE:   # laboratory scenes: both grids start at (0, 0)
+        if abs(o - round(o)) > ALIGN_TOLERANCE and not snapped:   # laboratory scenes: both grids start at (0, 0)
             raise InvalidInputError(
                 f"the HSI and MSI grids are not aligned: HSI pixel edges are {abs(o - round(o)):.3f} MSI "
                 f"pixels off the MSI pixel edges in {axis}; resample the MSI so that its grid starts at an "
@@ -340,10 +367,11 @@ def read_pair(hsi: RasterInfo, msi: RasterInfo, grid: PairGrid, cancel: Optional
     return PairData(hsi=h, msi=m, scale=grid.scale, warnings=list(grid.warnings))
 
 
-def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0, cancel: Optional[Cancel] = None) -> PairData:
+def prepare_pair(hsi_path: str, msi_path: str, scale: int = 0, cancel: Optional[Cancel] = None,
+                 snap_offset: bool = False) -> PairData:
     """Check, crop to the common area and read an HSI/MSI pair from two paths."""
     hi, mi = raster_info(hsi_path), raster_info(msi_path)
-    return read_pair(hi, mi, pair_grid(hi, mi, scale), cancel)
+    return read_pair(hi, mi, pair_grid(hi, mi, scale, snap_offset), cancel)
 
 
 def coarse_grid(fine: "MsiWarp | None", fine_crs, fine_transform, fine_shape: tuple[int, int],

@@ -131,7 +131,7 @@ def fingerprint(request: FusionRequest) -> dict:
 def expected_shape(request: FusionRequest) -> tuple[int, int, int]:
     """Bands, height and width the fused GeoTIFF of this pair has (from the inputs' metadata)."""
     hi, mi = io.raster_info(request.hsi), io.raster_info(request.msi)
-    grid = io.pair_grid(hi, mi, request.scale)
+    grid = io.pair_grid(hi, mi, request.scale, snap_offset=request.output_grid == "msi")
     return hi.count, grid.msi_window.height, grid.msi_window.width
 
 

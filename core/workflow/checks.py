@@ -29,12 +29,12 @@ class PairCheck:
 
 
 def check_pair(hsi: str, msi: str, scale: int = 0, srf: Optional[str] = None,
-               degradation: Optional[str] = None, msi2: Optional[str] = None) -> PairCheck:
+               degradation: Optional[str] = None, msi2: Optional[str] = None, snap_offset: bool = False) -> PairCheck:
     """An HSI/MSI pair (with its second MSI) and its optional starting points, from metadata and the
-    side files."""
+    side files (``snap_offset``: as ``io.pair_grid``)."""
     hi, mi = io.raster_info(hsi), io.raster_info(msi)
     msi_bands = msi_band_count(hi, mi, *second_msi(msi, msi2, hi))
-    grid = io.pair_grid(hi, mi, int(scale or 0))
+    grid = io.pair_grid(hi, mi, int(scale or 0), snap_offset)
     if srf:
         io.read_srf_csv(srf, msi_bands, hi.count, hi.wavelengths_nm)
     if degradation:
@@ -48,7 +48,8 @@ def check_fusion(request: FusionRequest) -> PairCheck:
                       (request.report, HTML, "output REPORT")],
                      (request.hsi, request.msi, request.msi2, request.srf, request.degradation))
     io.raster_format(request.output, bool(request.cog))
-    return check_pair(request.hsi, request.msi, request.scale, request.srf, request.degradation, request.msi2)
+    return check_pair(request.hsi, request.msi, request.scale, request.srf, request.degradation, request.msi2,
+                      snap_offset=request.output_grid == "msi")
 
 
 def check_estimation(request: EstimationRequest) -> PairCheck:
@@ -121,7 +122,15 @@ def check_quality(request: QualityRequest) -> QualityCheck:
     pair = None
     if request.hsi:
         pair = check_pair(request.hsi, request.msi, 0, None, request.degradation)
-        check_fused_on_pair(fused, pair)
+        try:
+            check_fused_on_pair(fused, pair)
+        except InvalidInputError:
+            # a fusion of grids offset from each other, written on the MSI's grid (OUTPUT_GRID=msi)
+            snapped = check_pair(request.hsi, request.msi, 0, None, request.degradation, snap_offset=True)
+            if snapped.grid.msi_warp is not None:
+                raise
+            check_fused_on_pair(fused, snapped)
+            pair = snapped
     return QualityCheck(fused, reference, pair)
 
 

@@ -69,7 +69,8 @@ def run_fusion(request: FusionRequest, feedback: Optional[Feedback] = None,
     check_fusion(request)
     with forward_warnings(fb):
         inputs = load_inputs(request.hsi, request.msi, request.scale, request.srf, request.degradation,
-                             request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled, msi2_path=request.msi2)
+                             request.msi_sensor, request.hsi_sensor, cancel=fb.is_canceled, msi2_path=request.msi2,
+                             snap_offset=request.output_grid == "msi")
         for w in inputs.warnings + _degradation_mtf_mismatch(request, inputs):
             fb.warning(w)
         for m in inputs.messages:

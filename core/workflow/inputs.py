@@ -109,15 +109,16 @@ def degradation_from_spec(spec: io.DegradationSpec) -> Degradation:
 
 def load_inputs(hsi_path: str, msi_path: str, scale: int = 0, srf_path: Optional[str] = None,
                 degradation_path: Optional[str] = None, msi_sensor: str = "auto", hsi_sensor: str = "auto",
-                cancel: Optional[Cancel] = None, msi2_path: Optional[str] = None) -> Inputs:
+                cancel: Optional[Cancel] = None, msi2_path: Optional[str] = None, snap_offset: bool = False) -> Inputs:
     """Check and read the inputs of a fusion or an estimation (``cancel()`` True stops between the
     reads). Side files (SRF, degradation) are checked before any pixel is read. A second, coarser
-    MSI (``msi2_path``) is sharpened onto the MSI's grid and joins its bands."""
+    MSI (``msi2_path``) is sharpened onto the MSI's grid and joins its bands. ``snap_offset``: an
+    MSI whose grid is only offset from the HSI's is read as it is (``io.pair_grid``)."""
     t0 = time.perf_counter()
     hi, mi = io.raster_info(hsi_path), io.raster_info(msi_path)
     m2i, m2_keep = second_msi(msi_path, msi2_path, hi)
     msi_bands = msi_band_count(hi, mi, m2i, m2_keep)
-    grid = io.pair_grid(hi, mi, scale)
+    grid = io.pair_grid(hi, mi, scale, snap_offset)
     srf = io.read_srf_csv(srf_path, msi_bands, hi.count, hi.wavelengths_nm) if srf_path else None
     spec = None
     if degradation_path:

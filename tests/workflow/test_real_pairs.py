@@ -90,6 +90,31 @@ def test_offset_grid_is_found_by_the_kernel(pair, tmp_path):
         assert f.tags()["FUSION_KERNEL_OFFSET_MSI_PX"].startswith("-0.3")
 
 
+def test_offset_grid_on_the_msi_grid_is_not_resampled(pair, tmp_path):
+    """OUTPUT_GRID=msi with grids only offset (a third of a pixel): the MSI is read as it is, the
+    fused image lies on its grid with the pixels of a run on aligned labels (no resampling), the
+    offset goes into the kernel, and the quality tool finds the pair's grid."""
+    from hsi_blind_fusion.core.workflow import QualityRequest, run_quality
+
+    s, paths, _ = pair
+    with rasterio.open(paths["msi"]) as m:
+        t = m.transform
+    shifted = _copy(paths["msi"], tmp_path / "off.tif", transform=t * Affine.translation(1 / 3, 1 / 3))
+    o = run_fusion(FusionRequest(hsi=paths["hsi"], msi=shifted, output=str(tmp_path / "f.tif"), output_grid="msi",
+                                 output_degradation=str(tmp_path / "d.json"), **FAST))
+    assert o.inputs.msi_warp is None and any("read as it is" in w for w in o.inputs.warnings)
+    aligned = run_fusion(FusionRequest(hsi=paths["hsi"], msi=paths["msi"], output=str(tmp_path / "a.tif"), **FAST))
+    with rasterio.open(tmp_path / "f.tif") as f, rasterio.open(tmp_path / "a.tif") as a:
+        assert f.transform.almost_equals(t * Affine.translation(1 / 3, 1 / 3)) and f.tags()["FUSION_MSI_WARP"] == "none"
+        np.testing.assert_array_equal(f.read(), a.read())
+    q = run_quality(QualityRequest(fused=str(tmp_path / "f.tif"), hsi=paths["hsi"], msi=shifted,
+                                   degradation=str(tmp_path / "d.json")))
+    assert q.metrics["QNR"] > 0.5, q.metrics
+    # the default grid (the HSI's) still warps the MSI
+    warped = run_fusion(FusionRequest(hsi=paths["hsi"], msi=shifted, output=str(tmp_path / "w.tif"), **FAST))
+    assert warped.inputs.msi_warp is not None
+
+
 def test_bad_bands_and_per_band_holes(pair, tmp_path):
     s, paths, _ = pair
     with rasterio.open(paths["hsi"]) as h:
