@@ -12,9 +12,10 @@ of B2, B3, B4, B8 (40 dB). Variants, each scored against the truth on the truth'
   kernel shifted by a third of a pixel and labelled so), fused onto the MSI's grid
   (``OUTPUT_GRID=msi``): the MSI read as it is (the plugin's way, the kernel takes up the offset),
   and, for comparison, the path before: the MSI warped onto the HSI's grid and the result back,
-  two resamplings, each run with Lanczos and with cubic convolution;
+  two resamplings, each run with the plugin's spline, GDAL's Lanczos and cubic convolution;
 - ``other CRS``: the MSI resampled (cubic, as a provider might) onto a 10 m grid of the neighbouring
-  UTM zone, warped back by the plugin (cubic, the plugin's choice from another CRS, and Lanczos for comparison);
+  UTM zone, warped back by the plugin (its interpolating spline, ``core/io/spline_warp.py``, and
+  GDAL's cubic convolution and Lanczos for comparison);
 - ``bad bands``: 3 HSI bands nodata everywhere and 3 flagged bad (``bbl``); scored on the other bands
   against the aligned run on the same bands;
 - ``+20 m bands``: B5, B6, B7, B8A, B11, B12 as a second MSI at 20 m (each pixel integrating its
@@ -177,7 +178,7 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     path, o, sec = run(folder, "offset_snapped", hsi_off, msi, iterations, output_grid="msi")
     add("offset grid (1/3 px), output on MSI grid, MSI read as it is", path, o, sec,
         note=f"MSI warp: {o.inputs.msi_warp.resampling if o.inputs.msi_warp else None}")
-    for method in ("lanczos", "cubic"):
+    for method in ("spline", "lanczos", "cubic"):
         with plugin_resampling(method), warped_offsets():
             path, o, sec = run(folder, f"offset_{method}", hsi_off, msi, iterations, output_grid="msi")
         add(f"offset grid (1/3 px), output on MSI grid, MSI warped ({method}) and back", path, o, sec,
@@ -194,7 +195,7 @@ def scene_rows(s: Scene, folder: Path, iterations: tuple[int, int]) -> list[dict
     reproject(s.z, z34, src_transform=s.t, src_crs=UTM33, dst_transform=tr, dst_crs=zone34,
               resampling=Resampling.cubic, src_nodata=np.nan, dst_nodata=np.nan)
     msi34 = write(str(folder / "msi34.tif"), z34, tr, zone34, wavelengths_nm=wl10)
-    for method in ("cubic", "lanczos"):
+    for method in ("spline", "cubic", "lanczos"):
         with plugin_resampling(method):
             path, o, sec = run(folder, f"crs_{method}", hsi, msi34, iterations)
         add(f"other CRS (UTM 34), output on HSI grid, {method}", path, o, sec)

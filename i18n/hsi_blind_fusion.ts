@@ -858,7 +858,7 @@ Limits
     </message>
     <message>
         <location filename="../build/i18n/tool_specs.py" line="64"/>
-        <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end: Lanczos, cubic from another CRS; when the grids only differ by an offset in the same CRS, nothing is resampled: the MSI is read as it is and the estimated blur kernel takes up the offset).</source>
+        <source>hsi: the grid aligned with the HSI&apos;s pixels (the HSI&apos;s CRS, pixel = HSI pixel / scale), on which the fusion runs; the same as the MSI&apos;s own grid when the MSI&apos;s grid is aligned with the HSI&apos;s already. msi: the MSI&apos;s own grid and CRS (the fused image is warped onto it at the end by an interpolating spline; when the grids only differ by an offset in the same CRS, nothing is resampled: the MSI is read as it is and the estimated blur kernel takes up the offset).</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

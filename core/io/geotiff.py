@@ -9,6 +9,7 @@ paths of a :class:`~.files.Staging`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Optional, Sequence
 
@@ -20,6 +21,7 @@ from ..windows import Window
 from .overviews import HalfResolution, gdal_bindings
 from .raster_formats import (RasterFormat, creation_profile, finish, geotiff_profile, overview_factors,  # noqa: F401
                              raster_format, remove_raster_quietly, working_path)
+from . import spline_warp
 from .reading import open_quietly, require_rasterio
 from .wavelengths import write_band_metadata
 
@@ -237,17 +239,24 @@ def warp_raster(src_path: str, dst_path: str, crs, transform, width: int, height
         spectral = spectral_metadata(src)
         keys = ("wavelength", "wavelength_units", "fwhm", "bbl")
         tags = {k: v for k, v in src.tags().items() if k.lower() not in keys}
-        with WarpedVRT(src, crs=crs, transform=transform, width=width, height=height,
-                       resampling=Resampling[resampling], src_nodata=src.nodata, nodata=NODATA) as vrt:
+        spline = resampling == spline_warp.SPLINE
+        with contextlib.ExitStack() as stack:
+            vrt = None if spline else stack.enter_context(
+                WarpedVRT(src, crs=crs, transform=transform, width=width, height=height,
+                          resampling=Resampling[resampling], src_nodata=src.nodata, nodata=NODATA))
             writer = WindowWriter(dst_path, src.count, height, width, transform, crs,
                                   wavelengths_nm=spectral.wavelengths_nm, fwhm_nm=spectral.fwhm_nm,
                                   bad_bands=spectral.bad_bands, descriptions=list(src.descriptions), extra_tags=tags,
                                   cancel=cancel, cloud_optimized=cloud_optimized)
             try:
                 for window in tiles(height, width, tile):
-                    block = vrt.read(window=RioWindow(window.col, window.row, window.width, window.height))
-                    block = block.astype(np.float32)
-                    block[block == NODATA] = np.nan
+                    if spline:
+                        values, ok = spline_warp.read_warped(src, crs, transform, window, src.nodata, cancel)
+                        block = np.where(ok, values, np.nan).astype(np.float32)
+                    else:
+                        block = vrt.read(window=RioWindow(window.col, window.row, window.width, window.height))
+                        block = block.astype(np.float32)
+                        block[block == NODATA] = np.nan
                     writer(window, block)
                 writer.close()
             except BaseException:

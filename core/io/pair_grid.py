@@ -5,8 +5,8 @@ windows of the common area. The HSI's pixels stay as measured. When the MSI's gr
 aligned with the HSI's (same CRS, pixel edges on HSI pixel edges, an integer pixel-size ratio),
 the MSI is read as it is; otherwise (another CRS, an offset grid, a non-integer ratio) it is
 warped once, while it is read, onto the grid aligned with the HSI's pixel edges, in the HSI's CRS,
-with a pixel of HSI / scale (:class:`MsiWarp`; average resampling where it shrinks, else Lanczos
-in the same CRS and cubic from another). :func:`read_pair` reads the windows.
+with a pixel of HSI / scale (:class:`MsiWarp`; average resampling where it shrinks, else an
+interpolating spline, spline_warp.py). :func:`read_pair` reads the windows.
 
 One exception to the warp: when the fused image is wanted on the MSI's own grid and the grids only
 differ by an offset of their pixel edges (same CRS, an integer ratio), ``snap_offset`` reads the MSI
@@ -32,12 +32,13 @@ from .reading import RasterData, RasterInfo, raster_info, read_raster
 SCALE_TOLERANCE = 1e-3
 #: Largest allowed offset between HSI and MSI pixel edges, as a fraction of an MSI pixel.
 ALIGN_TOLERANCE = 0.05
-#: Resampling where an image is shifted or enlarged in its own CRS: Lanczos keeps more of a sharp
-#: image than cubic convolution (docs/real_pairs.md measures both).
-SHARP_RESAMPLING = "lanczos"
-#: ... and where it is also turned into another CRS: there, next to the nodata a turned grid brings,
-#: GDAL's Lanczos warp broke the fusion (docs/real_pairs.md), cubic convolution did not.
-TURNED_RESAMPLING = "cubic"
+#: Resampling where an image is shifted or enlarged in its own CRS: an interpolating spline
+#: (spline_warp.py) keeps more of a sharp image than GDAL's Lanczos or cubic convolution
+#: (docs/real_pairs.md measures the three).
+SHARP_RESAMPLING = "spline"
+#: ... and where it is also turned into another CRS: the spline too; GDAL's Lanczos broke the fusion
+#: next to the nodata a turned grid brings, its cubic convolution smooths.
+TURNED_RESAMPLING = "spline"
 
 
 def sharp_resampling(src_crs, dst_crs) -> str:

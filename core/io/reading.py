@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..windows import Window
 from .wavelengths import spectral_metadata
+from . import spline_warp
 
 
 def require_rasterio():
@@ -199,16 +200,26 @@ def read_raster(path: str, window: Optional[Window] = None, info: Optional[Raste
     # (GDAL's default cache is 5 % of RAM) would stay in the heap after the file is closed
     with require_rasterio().Env(GDAL_CACHEMAX=READ_CACHE_BYTES), open_quietly(info.path) as src, \
             contextlib.ExitStack() as stack:
-        ds = src if warp is None else stack.enter_context(_warped(src, warp, info.nodata))
-        bands = list(range(1, src.count + 1))        # a warped view may add an alpha band
-        raw = ds.read(bands, window=win, masked=False)
-        masks = ds.read_masks(bands, window=win)
+        if warp is not None and warp.resampling == spline_warp.SPLINE:
+            target = window or Window.full(warp.height, warp.width)
+            raw, masks = spline_warp.read_warped(src, warp.crs, warp.transform, target, info.nodata)
+            ds = None
+        else:
+            ds = src if warp is None else stack.enter_context(_warped(src, warp, info.nodata))
+            bands = list(range(1, src.count + 1))        # a warped view may add an alpha band
+            raw = ds.read(bands, window=win, masked=False)
+            masks = ds.read_masks(bands, window=win)
         data = raw.astype(np.float32, copy=False)   # float32 files: no second copy of a large MSI
         scales = np.asarray(src.scales if src.scales else [1.0] * src.count, dtype=np.float64)
         offsets = np.asarray(src.offsets if src.offsets else [0.0] * src.count, dtype=np.float64)
         if np.any(scales != 1.0) or np.any(offsets != 0.0):
             data = (raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None]).astype(np.float32)
-        transform = ds.window_transform(win) if win is not None else ds.transform
+        if ds is None:
+            from affine import Affine
+
+            transform = warp.transform * Affine.translation(target.col, target.row)
+        else:
+            transform = ds.window_transform(win) if win is not None else ds.transform
     band_valid = masks > 0
     band_valid &= np.isfinite(data)
     if info.nodata is not None and not math.isnan(info.nodata):

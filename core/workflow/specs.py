@@ -205,7 +205,7 @@ SEED = Param("SEED", "int", "Random seed",
 OUTPUT_GRID = Param("OUTPUT_GRID", "enum", "Grid of the fused image",
                     "hsi: the grid aligned with the HSI's pixels (the HSI's CRS, pixel = HSI pixel / scale), on which the "
                     "fusion runs; the same as the MSI's own grid when the MSI's grid is aligned with the HSI's already. "
-                    "msi: the MSI's own grid and CRS (the fused image is warped onto it at the end: Lanczos, cubic from another CRS; "
+                    "msi: the MSI's own grid and CRS (the fused image is warped onto it at the end by an interpolating spline; "
                     "when the grids only differ by an offset in the same CRS, nothing is resampled: the MSI is read as it is and "
                     "the estimated blur kernel takes up the offset).",
                     "hsi", options=("hsi", "msi"), advanced=True)
