@@ -80,13 +80,13 @@ def _filled(band: np.ndarray, ok: np.ndarray) -> np.ndarray:
 def read_warped(src, dst_crs, dst_transform, window: Window, nodata: Optional[float],
                 cancel: Optional[Cancel] = None) -> tuple[np.ndarray, np.ndarray]:
     """``(values, valid)`` of the open rasterio dataset ``src`` on ``window`` of the grid
-    (``dst_crs``, ``dst_transform``): float64 ``(bands, H, W)`` in the source's units (scale and
+    (``dst_crs``, ``dst_transform``): float32 ``(bands, H, W)`` in the source's units (scale and
     offset not applied) and a boolean mask of the same shape (NaN where invalid)."""
     from rasterio.windows import Window as RioWindow
     from scipy import ndimage
 
     bands = src.count
-    out = np.full((bands, window.height, window.width), np.nan)
+    out = np.full((bands, window.height, window.width), np.nan, np.float32)     # a large MSI: no float64 copy
     valid = np.zeros(out.shape, bool)
     reach = ORDER // 2 + 1 + MARGIN
     for r0 in range(0, window.height, BLOCK_ROWS):
