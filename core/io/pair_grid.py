@@ -12,8 +12,8 @@ One exception to the warp: when the fused image is wanted on the MSI's own grid 
 differ by an offset of their pixel edges (same CRS, an integer ratio), ``snap_offset`` reads the MSI
 as it is and pairs each HSI pixel with the MSI pixels nearest its footprint. The HSI then samples
 its blur up to half an MSI pixel off their centre, which the estimated kernel takes up as it takes
-up any misregistration; the two resamplings of the warp (the MSI there, the fused image back) are
-what they would have cost (docs/real_pairs.md).
+up any misregistration, and nothing is resampled (a warp would resample the MSI there and the
+fused image back: docs/real_pairs.md measures what that costs).
 """
 from __future__ import annotations
 
